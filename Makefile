@@ -1,0 +1,33 @@
+# Quick start on a fresh machine with python3 (3.11) and make: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
+.PHONY: install demo test dev bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "p114 needs Python 3.11; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $@
+
+demo: install  ## synthetic week -> every asset into data/p114.duckdb -> summary + data/report.html
+	$(BIN)/p114 demo
+
+test: install  ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest
+
+dev: install  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+
+bench: install  ## benchmarks; figures go in the README
+	$(BIN)/python bench/bench_parse.py
+	$(BIN)/python bench/bench_partition.py
+
+clean:
+	rm -rf data bench/.cache
+	find dagster_home -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

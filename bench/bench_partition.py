@@ -1,0 +1,68 @@
+"""Benchmark: one real-scale partition end to end into DuckDB, through Dagster.
+
+A real-scale S0142 file (8,000 BM units) is materialized in-process by the same code `p114
+materialize` runs (s0142_file: validate and land; raw_tables: parse and replace the partition in
+six tables in one transaction). Prints wall seconds for the first load into an empty warehouse and
+for a re-load of the same partition (delete + insert), with the parse and write seconds Dagster
+recorded, and the parse-alone time of the same file as the baseline of the same run.
+
+    python bench/bench_partition.py [--units 8000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--units", type=int, default=8000)
+    args = parser.parse_args()
+
+    from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+    from p114_assets.core.s0142.parser import parse_file
+    from p114_assets.local_runner import materialize_folder
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    with tempfile.TemporaryDirectory(prefix="p114-bench-") as tmp:
+        folder = Path(tmp) / "incoming"
+        path = generate_file(SyntheticMarket.build(args.units, seed=0), dt.date(2024, 10, 2), "SF").write(folder)
+        time.sleep(3)  # let the generator's freed memory settle
+
+        # The parts on their own: parse, then write into a fresh DuckDB file.
+        started = time.perf_counter()
+        parsed = parse_file(path)
+        parse_alone = time.perf_counter() - started
+        direct = DuckDBWarehouse(path=str(Path(tmp) / "direct.duckdb"))
+        started = time.perf_counter()
+        direct.replace_partition(parsed.tables, parsed.header.settlement_date, parsed.header.run_type)
+        write_alone = time.perf_counter() - started
+        lines = parsed.header.line_count
+        del parsed
+
+        # End to end through Dagster, as `p114 materialize` runs it.
+        warehouse = DuckDBWarehouse(path=str(Path(tmp) / "p114.duckdb"))
+        figures = []
+        for label in ("first load (empty warehouse)", "re-load (replace partition)"):
+            summary = materialize_folder(folder, warehouse)
+            assert summary.ok, summary.failures
+            figures.append((label, summary.seconds, summary.rows["bm_unit_period"]))
+        size = Path(warehouse.path).stat().st_size
+
+    print(f"file: {path.name}, {lines:,} lines, {args.units:,} BM units")
+    print(f"parse alone:                    {parse_alone:7.2f} s")
+    print(f"write alone (6 tables, 1 txn):  {write_alone:7.2f} s")
+    for label, seconds, rows in figures:
+        print(f"{label:32}{seconds:7.2f} s   ({rows:,} bm_unit_period rows; {seconds / parse_alone:.1f}x parse alone)")
+    print(f"DuckDB file after two loads of one partition: {size / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The warehouse interface every engine implements. Asset code talks to this and nothing else, so
+switching DuckDB for BigQuery is a resource change, never an asset change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+SCHEMA = "p114"  # DuckDB schema / BigQuery dataset default; table names are those of TABLES.md
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Where p114's tables live. Implementations: DuckDBWarehouse (embedded default),
+    BigQueryWarehouse (production)."""
+
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+        """Replace the rows of one (settlement date, run type) in every given raw table, atomically:
+        afterwards each table holds exactly the given rows for that partition, and if anything
+        fails no table has changed. Returns rows written per table."""
+        raise NotImplementedError
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        """Run a read-only query. Table names are written `p114.<table>`."""
+        raise NotImplementedError
+
+    def table_exists(self, table: str) -> bool:
+        raise NotImplementedError
+
+    def location(self) -> str:
+        """Where the data is, for logs and metadata (never holds a secret)."""
+        raise NotImplementedError

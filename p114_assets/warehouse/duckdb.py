@@ -1,0 +1,136 @@
+"""The embedded warehouse: one DuckDB file, no set-up.
+
+DuckDB lets one process write a file at a time. Connections are therefore short-lived (opened per
+operation, closed at once), a held lock is waited for with backoff rather than failing the run,
+and Dagster's `warehouse` concurrency pool keeps writers from queueing up in the first place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from pydantic import Field
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse.tables import TABLES, duckdb_columns, duckdb_create
+
+log = logging.getLogger(__name__)
+
+
+CATALOG = "warehouse"
+
+
+def _sql_string(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+class DuckDBWarehouse(Warehouse):
+    """p114's tables in an embedded DuckDB file, schema `p114`."""
+
+    path: str = Field(default="data/p114.duckdb", description="DuckDB database file; created on first use")
+    lock_wait_seconds: float = Field(default=300, description="how long to wait for another writer's lock")
+
+    def location(self) -> str:
+        return f"duckdb:{Path(self.path).resolve()}"
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work, retried while another process holds the file lock."""
+
+        @retry(
+            retry=retry_if_exception(_is_lock_conflict),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
+            stop=stop_after_delay(self.lock_wait_seconds),
+            reraise=True,
+            before_sleep=lambda state: log.info("DuckDB file %s is locked; waiting", self.path),
+        )
+        def open_connection() -> duckdb.DuckDBPyConnection:
+            if not read_only:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # DuckDB names a file's catalog after its stem: "p114.duckdb" would make "p114.<table>"
+            # ambiguous between catalog and schema. Attaching under an alias keeps "p114.<table>"
+            # meaning schema p114, as on BigQuery.
+            con = duckdb.connect(":memory:")
+            try:
+                mode = " (READ_ONLY)" if read_only else ""
+                con.execute(f"ATTACH '{_sql_string(self.path)}' AS {CATALOG}{mode}")
+                con.execute(f"USE {CATALOG}")
+            except BaseException:
+                con.close()
+                raise
+            return con
+
+        con = open_connection()
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def ensure_table(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
+        """Create the table if it is new, and add columns a newer release defines (never drops)."""
+        spec = TABLES[name]
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        con.execute(duckdb_create(spec, SCHEMA))
+        existing = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+                [CATALOG, SCHEMA, name],
+            ).fetchall()
+        }
+        for column, sql_type in duckdb_columns(spec):
+            if column not in existing:
+                con.execute(f'ALTER TABLE {SCHEMA}."{name}" ADD COLUMN "{column}" {sql_type}')
+
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+        written: dict[str, int] = {}
+        with self.connect() as con:
+            for name in tables:  # DDL first, outside the data transaction
+                self.ensure_table(con, name)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for name, table in tables.items():
+                    columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+                    con.execute(
+                        f'DELETE FROM {SCHEMA}."{name}" WHERE settlement_date = ? AND run_type = ?',
+                        [settlement_date, run_type],
+                    )
+                    con.register("incoming_rows", table)
+                    con.execute(f'INSERT INTO {SCHEMA}."{name}" ({columns}) SELECT {columns} FROM incoming_rows')
+                    con.unregister("incoming_rows")
+                    written[name] = table.num_rows
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return written
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        if not Path(self.path).exists():
+            raise FileNotFoundError(f"no warehouse at {self.path}: materialize something first")
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).to_arrow_table()
+
+    def table_exists(self, table: str) -> bool:
+        if not Path(self.path).exists():
+            return False
+        with self.connect(read_only=True) as con:
+            found = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+                [CATALOG, SCHEMA, table],
+            ).fetchall()
+        return found[0][0] > 0

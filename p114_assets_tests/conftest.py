@@ -1,0 +1,34 @@
+"""Shared fixtures: hand-written S0142 files, small synthetic markets, gzip helpers."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from p114_assets.core.s0142.generator import SyntheticMarket
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def write_gz(folder: Path, name: str, text: str | bytes) -> Path:
+    data = text.encode() if isinstance(text, str) else text
+    path = folder / name
+    path.write_bytes(gzip.compress(data, mtime=0))
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_market() -> SyntheticMarket:
+    return SyntheticMarket.build(60, seed=7)
+
+
+@pytest.fixture(autouse=True)
+def _no_dagster_home(monkeypatch):
+    """Tests never touch the developer's Dagster instance."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)

@@ -1,0 +1,79 @@
+import datetime as dt
+
+import pytest
+
+from p114_assets.core.settlement import (
+    RUN_TYPES,
+    UnitKind,
+    is_supplier_unit,
+    is_vlp_unit,
+    more_mature,
+    parse_run_types,
+    period_start_utc,
+    periods_in_day,
+    unit_kind,
+)
+
+
+@pytest.mark.parametrize(
+    "day, periods",
+    [
+        (dt.date(2024, 3, 31), 46),  # spring clock change
+        (dt.date(2024, 10, 27), 50),  # autumn clock change
+        (dt.date(2025, 3, 30), 46),
+        (dt.date(2025, 10, 26), 50),
+        (dt.date(2024, 6, 1), 48),
+        (dt.date(2024, 3, 30), 48),  # the day before a change is ordinary
+        (dt.date(2024, 10, 28), 48),
+    ],
+)
+def test_periods_follow_europe_london(day, periods):
+    assert periods_in_day(day) == periods
+
+
+def test_period_one_starts_at_local_midnight():
+    assert period_start_utc(dt.date(2024, 7, 1), 1) == dt.datetime(2024, 6, 30, 23, 0, tzinfo=dt.timezone.utc)
+    assert period_start_utc(dt.date(2024, 1, 15), 3) == dt.datetime(2024, 1, 15, 1, 0, tzinfo=dt.timezone.utc)
+    # on the autumn change, period 5 is the second 01:00 local (00:00 UTC -> 01:00 UTC)
+    assert period_start_utc(dt.date(2024, 10, 27), 5) == dt.datetime(2024, 10, 27, 1, 0, tzinfo=dt.timezone.utc)
+    with pytest.raises(ValueError, match="periods 1..46"):
+        period_start_utc(dt.date(2024, 3, 31), 47)
+
+
+def test_run_precedence_and_stamps():
+    assert RUN_TYPES == ("II", "SF", "R1", "R2", "R3", "RF", "DF")
+    assert more_mature(("II", "20240110000000"), ("SF", "20240101000000")) == ("SF", "20240101000000")
+    assert more_mature(("DF", "20200101000000"), ("RF", "20990101000000")) == ("DF", "20200101000000")
+    # same run type: the later publication stamp wins
+    assert more_mature(("R1", "20240301120000"), ("R1", "20240302090000")) == ("R1", "20240302090000")
+
+
+def test_parse_run_types():
+    assert parse_run_types("ii, SF,RF") == ["II", "SF", "RF"]
+    with pytest.raises(ValueError, match="unknown run type 'DR'"):
+        parse_run_types("II,DR")
+
+
+@pytest.mark.parametrize(
+    "unit, kind",
+    [
+        ("2__AGESL000", UnitKind.SUPPLIER),
+        ("C__AEDFC001", UnitKind.SUPPLIER),
+        ("V__FCNRG001", UnitKind.SECONDARY),
+        ("T_DRAXX-1", UnitKind.TRANSMISSION),
+        ("E_BROCK-1", UnitKind.EMBEDDED),
+        ("I_IED-FRA1", UnitKind.INTERCONNECTOR),
+        ("M_NOMX-1", UnitKind.MISCELLANEOUS),
+        ("XYZ", UnitKind.OTHER),
+    ],
+)
+def test_unit_kinds(unit, kind):
+    assert unit_kind(unit) == kind
+
+
+def test_vlp_units_are_only_v_prefixed():
+    assert is_vlp_unit("V__FCNRG001")
+    assert not is_vlp_unit("2__AGESL000")  # supplier units are never VLP units
+    assert not is_vlp_unit("VX_ABC")  # "V__" is a literal prefix, not a pattern
+    assert is_supplier_unit("2__AGESL000") and is_supplier_unit("C__AEDFC001")
+    assert not is_supplier_unit("V__FCNRG001")

@@ -1,0 +1,111 @@
+"""The DuckDB warehouse, on real DuckDB files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import textwrap
+import time
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from p114_assets.core.s0142.generator import generate_file
+from p114_assets.core.s0142.parser import parse_bytes
+from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+DAY = dt.date(2024, 5, 1)
+
+
+@pytest.fixture(scope="module")
+def tables(small_market):
+    generated = generate_file(small_market, DAY, "SF")
+    return parse_bytes(generated.text, generated.file_name.name).tables
+
+
+def counts(warehouse: DuckDBWarehouse, table: str = "bm_unit_period") -> dict:
+    rows = warehouse.query(f"SELECT settlement_date, run_type, count(*) AS n FROM p114.{table} GROUP BY ALL ORDER BY ALL").to_pylist()
+    return {(r["settlement_date"], r["run_type"]): r["n"] for r in rows}
+
+
+def test_replace_partition_is_idempotent_and_leaves_other_partitions(tmp_path, tables):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    written = warehouse.replace_partition(tables, DAY, "SF")
+    assert written == {name: t.num_rows for name, t in tables.items()}
+    renamed = {name: t.set_column(t.schema.get_field_index("run_type"), "run_type", pa.array(["II"] * t.num_rows)) for name, t in tables.items()}
+    warehouse.replace_partition(renamed, DAY, "II")
+    warehouse.replace_partition(tables, DAY, "SF")  # again: the same rows, not twice as many
+    n = tables["bm_unit_period"].num_rows
+    assert counts(warehouse) == {(DAY, "II"): n, (DAY, "SF"): n}
+    for name, table in tables.items():
+        assert counts(warehouse, name) == {(DAY, "II"): table.num_rows, (DAY, "SF"): table.num_rows}
+
+
+def test_tables_are_queryable_as_p114_dot_table_and_round_trip_values(tmp_path, tables):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    warehouse.replace_partition(tables, DAY, "SF")
+    back = warehouse.query("SELECT * FROM p114.bm_unit_period ORDER BY settlement_period, bm_unit_id")
+    original = tables["bm_unit_period"].sort_by([("settlement_period", "ascending"), ("bm_unit_id", "ascending")])
+    assert back.to_pylist() == original.to_pylist()
+    # The file opened directly (as a user would): schema p114 in catalog p114
+    with duckdb.connect(str(tmp_path / "p114.duckdb"), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM p114.p114.system_period").fetchone()[0] == tables["system_period"].num_rows
+
+
+def test_a_failed_replace_changes_nothing(tmp_path, tables):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    warehouse.replace_partition(tables, DAY, "SF")
+    before = {name: counts(warehouse, name) for name in tables}
+    broken = dict(tables)
+    # the last table fails to insert (a NOT NULL key is missing) after the others were replaced
+    bad = tables["account_period"].set_column(
+        tables["account_period"].schema.get_field_index("party_id"), "party_id", pa.nulls(tables["account_period"].num_rows, pa.string()))
+    broken["account_period"] = bad
+    smaller = {name: t.slice(0, 1) for name, t in broken.items() if name != "account_period"}
+    with pytest.raises(duckdb.Error):
+        warehouse.replace_partition({**smaller, "account_period": bad}, DAY, "SF")
+    assert {name: counts(warehouse, name) for name in tables} == before
+
+
+def test_new_columns_are_added_to_an_existing_table(tmp_path, tables):
+    path = tmp_path / "p114.duckdb"
+    with duckdb.connect(str(path)) as con:  # a table created by an older release, missing a column
+        con.execute("CREATE SCHEMA p114")
+        con.execute("CREATE TABLE p114.p114.system_period (settlement_date DATE, run_type VARCHAR)")
+    warehouse = DuckDBWarehouse(path=str(path))
+    warehouse.replace_partition({"system_period": tables["system_period"]}, DAY, "SF")
+    back = warehouse.query("SELECT supplier_sourcing_cost_gbp_per_mwh FROM p114.system_period")
+    assert back.num_rows == tables["system_period"].num_rows
+
+
+def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path, tables):
+    path = tmp_path / "p114.duckdb"
+    DuckDBWarehouse(path=str(path)).replace_partition(tables, DAY, "SF")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, sys, time
+        con = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep(2)
+        con.close()
+    """)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "locked"
+    started = time.perf_counter()
+    DuckDBWarehouse(path=str(path), lock_wait_seconds=30).replace_partition(tables, DAY, "SF")
+    assert time.perf_counter() - started > 0.5  # it waited for the lock rather than failing
+    holder.wait(timeout=10)
+    with pytest.raises(duckdb.IOException):  # and a short wait gives up with DuckDB's own error
+        holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('x', flush=True); time.sleep(3)"],
+                                  stdout=subprocess.PIPE, text=True)  # fmt: skip
+        holder.stdout.readline()
+        DuckDBWarehouse(path=str(path), lock_wait_seconds=0.5).replace_partition(tables, DAY, "SF")
+    holder.wait(timeout=10)
+
+
+def test_queries_on_a_missing_warehouse_say_so(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "none.duckdb"))
+    assert not warehouse.table_exists("bm_unit_period")
+    with pytest.raises(FileNotFoundError, match="no warehouse at"):
+        warehouse.query("SELECT 1")
+    assert not (tmp_path / "none.duckdb").exists()  # reading never creates the file
