@@ -4,19 +4,19 @@ engines cannot drift apart."""
 
 from __future__ import annotations
 
-from p114_assets.core.s0142.layout import RAW_TABLES, RawTable
+from p114_assets.core.s0142.layout import RAW_TABLES, TableSpec
 
 DUCKDB_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP"}
 BIGQUERY_TYPES = {"text": "STRING", "float": "FLOAT64", "int": "INT64", "date": "DATE", "timestamp": "DATETIME"}
 
-TABLES: dict[str, RawTable] = dict(RAW_TABLES)
+TABLES: dict[str, TableSpec] = dict(RAW_TABLES)
 
 
-def duckdb_columns(table: RawTable) -> list[tuple[str, str]]:
+def duckdb_columns(table: TableSpec) -> list[tuple[str, str]]:
     return [(c.name, DUCKDB_TYPES[c.type]) for c in table.columns]
 
 
-def duckdb_create(table: RawTable, schema: str) -> str:
+def duckdb_create(table: TableSpec, schema: str) -> str:
     cols = ",\n  ".join(
         f'"{name}" {sql_type}{"" if col.nullable else " NOT NULL"}'
         for (name, sql_type), col in zip(duckdb_columns(table), table.columns)

@@ -271,7 +271,7 @@ BPI_BP7_TWINS: tuple[str, ...] = tuple(f.column for f in BPI.named if f.column !
 
 
 # ---------------------------------------------------------------------------------------------
-# Raw tables: what the parser returns and the warehouse stores.
+# Tables: what the parser returns and the warehouse stores.
 
 
 @dataclass(frozen=True)
@@ -284,9 +284,11 @@ class Column:
 
 
 @dataclass(frozen=True)
-class RawTable:
+class TableSpec:
+    """A warehouse table: columns (with types, descriptions, confidence), key and clustering.
+    Raw tables are built from record layouts below; derived tables are declared beside their SQL."""
+
     name: str
-    records: tuple[str, ...]
     columns: tuple[Column, ...]
     key: tuple[str, ...]
     cluster_by: tuple[str, ...] = ()
@@ -322,83 +324,52 @@ def _line(name: str = "line_number") -> Column:
     return Column(name, "int", "line of the record in the file (1 = AAA), for tracing a value to its source")
 
 
-SYSTEM_PERIOD = RawTable(
-    "system_period",
-    ("SPI",),
-    PARTITION_COLUMNS + _record_columns(SPI, skip=("settlement_period",)) + (EXTRA, _line()) + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period"),
-    description="SPI: one row per settlement period with system prices and volumes.",
-)
+def _record_table(name: str, layout: RecordLayout, key: tuple[str, ...], description: str,
+                  context: tuple[Column, ...] = (), trailing: tuple[Column, ...] = (EXTRA, _line()),
+                  cluster_by: tuple[str, ...] = ()) -> TableSpec:  # fmt: skip
+    """A raw table: partition columns, the record's context (its BM unit or party), the record's
+    fields in position order, then extra fields, line numbers and the file's columns."""
+    named = {c.name for c in PARTITION_COLUMNS + context}
+    columns = PARTITION_COLUMNS + context + _record_columns(layout, skip=tuple(named)) + trailing + FILE_COLUMNS
+    return TableSpec(name, columns, key=key, cluster_by=cluster_by, description=description)
 
-MARKET_INDEX = RawTable(
-    "market_index",
-    ("MD1",),
-    PARTITION_COLUMNS + _record_columns(MD1) + (EXTRA, _line()) + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period", "market_index_provider"),
-    description="MD1: market index price and volume per provider per period.",
-)
 
-BM_UNIT_PERIOD = RawTable(
-    "bm_unit_period",
-    ("BPI", "BP7"),
-    PARTITION_COLUMNS
-    + (
-        Column("bm_unit_id", "text", "BM unit id", "V", nullable=False),
-        Column("lead_party_id", "text", "party whose BPH block holds the BP7 record", "V"),
-    )
-    + _record_columns(BP7, skip=("bm_unit_id",))
-    + (
-        EXTRA,
-        Column("bpi_bp7_mismatch", "text", "where BPI disagrees with its BP7 twin: 'column: BPI x, BP7 y; ...'"),
-        _line("bpi_line_number"),
-        _line("bp7_line_number"),
-    )
-    + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period", "bm_unit_id"),
+_UNIT = Column("bm_unit_id", "text", "BM unit id", "V", nullable=False)
+_PARTY = Column("party_id", "text", "BSC party of the enclosing BPH", "V", nullable=False)
+
+SYSTEM_PERIOD = _record_table(
+    "system_period", SPI, ("settlement_date", "run_type", "settlement_period"),
+    "SPI: one row per settlement period with system prices and volumes.",
+)  # fmt: skip
+MARKET_INDEX = _record_table(
+    "market_index", MD1, ("settlement_date", "run_type", "settlement_period", "market_index_provider"),
+    "MD1: market index price and volume per provider per period.",
+)  # fmt: skip
+BM_UNIT_PERIOD = _record_table(
+    "bm_unit_period", BP7, ("settlement_date", "run_type", "settlement_period", "bm_unit_id"),
+    "BPI joined with BP7: one row per BM unit per period; values are BP7's.",
+    context=(_UNIT, Column("lead_party_id", "text", "party whose BPH block holds the BP7 record", "V")),
+    trailing=(EXTRA, Column("bpi_bp7_mismatch", "text", "where BPI disagrees with its BP7 twin: 'column: BPI x, BP7 y; ...'"),
+              _line("bpi_line_number"), _line("bp7_line_number")),
     cluster_by=("run_type", "bm_unit_id"),
-    description="BPI joined with BP7: one row per BM unit per period; values are BP7's.",
-)
-
-BID_OFFER_PAIR = RawTable(
-    "bid_offer_pair",
-    ("BO4",),
-    PARTITION_COLUMNS
-    + (Column("bm_unit_id", "text", "the BPI the BO4 sits under", "V", nullable=False),)
-    + _record_columns(BO4)
-    + (EXTRA, _line())
-    + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period", "bm_unit_id", "pair_number"),
+)  # fmt: skip
+BID_OFFER_PAIR = _record_table(
+    "bid_offer_pair", BO4, ("settlement_date", "run_type", "settlement_period", "bm_unit_id", "pair_number"),
+    "BO4: accepted volumes and cashflows per bid-offer pair per BM unit per period.",
+    context=(Column("bm_unit_id", "text", "the BPI the BO4 sits under", "V", nullable=False),),
     cluster_by=("run_type", "bm_unit_id"),
-    description="BO4: accepted volumes and cashflows per bid-offer pair per BM unit per period.",
-)
+)  # fmt: skip
+PARTY_PERIOD = _record_table(
+    "party_period", PPC, ("settlement_date", "run_type", "settlement_period", "party_id"),
+    "PPC: party charges per period.", context=(_PARTY,), cluster_by=("run_type", "party_id"),
+)  # fmt: skip
+ACCOUNT_PERIOD = _record_table(
+    "account_period", APD, ("settlement_date", "run_type", "settlement_period", "party_id", "production_consumption_flag"),
+    "APD: energy account (production / consumption) data per party per period.",
+    context=(_PARTY,), cluster_by=("run_type", "party_id"),
+)  # fmt: skip
 
-PARTY_PERIOD = RawTable(
-    "party_period",
-    ("PPC",),
-    PARTITION_COLUMNS
-    + (Column("party_id", "text", "BSC party of the enclosing BPH", "V", nullable=False),)
-    + _record_columns(PPC)
-    + (EXTRA, _line())
-    + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period", "party_id"),
-    cluster_by=("run_type", "party_id"),
-    description="PPC: party charges per period.",
-)
-
-ACCOUNT_PERIOD = RawTable(
-    "account_period",
-    ("APD",),
-    PARTITION_COLUMNS
-    + (Column("party_id", "text", "BSC party of the enclosing BPH", "V", nullable=False),)
-    + _record_columns(APD)
-    + (EXTRA, _line())
-    + FILE_COLUMNS,
-    key=("settlement_date", "run_type", "settlement_period", "party_id", "production_consumption_flag"),
-    cluster_by=("run_type", "party_id"),
-    description="APD: energy account (production / consumption) data per party per period.",
-)
-
-RAW_TABLES: dict[str, RawTable] = {
+RAW_TABLES: dict[str, TableSpec] = {
     t.name: t for t in (SYSTEM_PERIOD, MARKET_INDEX, BM_UNIT_PERIOD, BID_OFFER_PAIR, PARTY_PERIOD, ACCOUNT_PERIOD)
 }
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from p114_assets.core.s0142.layout import RAW_TABLES, RawTable
+from p114_assets.core.s0142.layout import RAW_TABLES, TableSpec
 from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_name_matches_header, inspect_file, parse_file
 from p114_assets.defs.partitions import backfill_policy, partitions_of, settlement_run_partitions
 from p114_assets.defs.settlement.resources import LandingZone, S0142Source
@@ -105,7 +105,7 @@ def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: 
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _column_schema(table: RawTable) -> dg.TableSchema:
+def _column_schema(table: TableSpec) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
             dg.TableColumn(
