@@ -26,8 +26,9 @@ from p114_assets.core.settlement import parse_run_types
 out = Console()
 err = Console(stderr=True)
 
-# Dagster marks backfill policies "beta" at definition time; users of the CLI cannot act on that.
-warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
+# Dagster marks backfill policies "beta" and partitioned checks "preview" at definition time; users
+# of the CLI cannot act on that.
+warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
 
 DEMO_START = dt.date(2024, 10, 21)  # a week ending on the autumn clock change (a 50-period day)
 DEMO_DAYS = 7
@@ -134,31 +135,36 @@ def parse(file, out_dir):
 
 
 def _print_summary(summary, warehouse_location: str) -> None:
-    out.print(f"{len(summary.partitions)} partitions in {summary.seconds:.1f} s into {warehouse_location}")
+    derived = f" and {len(summary.derived_dates)} settlement dates of derived tables" if summary.derived_dates else ""
+    out.print(f"{len(summary.partitions)} partitions{derived} in {summary.seconds:.1f} s into {warehouse_location}")
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, count in summary.rows.items():
         table.add_row(f"p114.{name}", f"{count:,}")
     out.print(table)
-    for (day, run), message in summary.failures.items():
-        err.print(f"[red]failed[/red] {day} {run}: {message}")
+    for key, message in summary.failures.items():
+        err.print(f"[red]failed[/red] {key[0]} {key[1]}: {message}")
+    for f in summary.check_failures:
+        colour = "red" if f.severity == "ERROR" else "yellow"
+        err.print(f"[{colour}]check {f.severity}[/{colour}] {f.asset}:{f.check} {f.partition}: {f.description}")
+    if summary.skipped_dates:
+        err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
 
 
 def run_materialize(source: Path, warehouse_path: Path, start=None, end=None):
-    from p114_assets.core.s0142.files import scan_folder
-    from p114_assets.local_runner import materialize_folder
+    from p114_assets.local_runner import materialize_folder, planned_runs
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-    found = [k for k in scan_folder(source) if (start is None or k[0] >= start) and (end is None or k[0] <= end)]
-    if not found:
+    runs = planned_runs(source, start, end)
+    if not runs:
         _fail("materialize", f"no S0142 files in {source}" + (f" between {start} and {end}" if start or end else ""))
     warehouse = DuckDBWarehouse(path=str(warehouse_path))
     with _progress() as progress:
-        task = progress.add_task("materializing", total=len(found), detail="")
+        task = progress.add_task("materializing", total=runs, detail="")
 
-        def advance(key, ok):
-            progress.update(task, advance=1, detail=f"{key[0]} {key[1]} {'ok' if ok else 'FAILED'}")
+        def advance(label, ok):
+            progress.update(task, advance=1, detail=f"{label} {'ok' if ok else 'FAILED'}")
 
         summary = materialize_folder(source, warehouse, start, end, on_partition=advance)
     _print_summary(summary, warehouse.location())
@@ -197,6 +203,112 @@ def demo(data_dir, units, days, seed):
     out.print(f"done in {time.perf_counter() - started:.1f} s; explore with `make dev` (Dagster UI on http://127.0.0.1:3000)")
     if not summary.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def validate(file):
+    """Run the per-file checks on one S0142 file, without a warehouse.
+
+    One line per check: PASS / FAIL / SKIP (not run after an earlier failure), severity, name,
+    reason. Exit status 1 when an ERROR check fails; WARN failures are printed but exit 0.
+    """
+    from p114_assets.core.quality import validate_file
+
+    worst = 0
+    for name, outcome in validate_file(file):
+        if outcome is None:
+            click.echo(f"SKIP  -      {name:45} not run")
+            continue
+        status = "PASS" if outcome.passed else "FAIL"
+        click.echo(f"{status}  {outcome.severity:5}  {name:45} {outcome.description}")
+        if not outcome.passed and outcome.severity == "ERROR":
+            worst = 1
+        if not outcome.passed and outcome.failing_rows is not None:
+            for row in outcome.failing_rows.head(3).iter_rows(named=True):
+                click.echo("      " + ", ".join(f"{k}={v}" for k, v in row.items()))
+    sys.exit(worst)
+
+
+SYMBOLS = {"present": "[green]ok[/green]", "check_failed": "[red]FAIL[/red]", "missing": "[red]miss[/red]",
+           "not_due": "[dim]-[/dim]"}  # fmt: skip
+LEGEND = "ok loaded · miss due but not loaded · FAIL loaded but failed an ERROR check · - not yet due"
+
+
+@main.command()
+@click.option("--start", required=True, callback=_date, help="first settlement date")
+@click.option("--end", callback=_date, help="last settlement date (default: --start)")
+@click.option("--warehouse", "warehouse_path", default="data/p114.duckdb", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as-of", callback=_date, help="judge what is due as of this date (default: today)")
+def status(start, end, warehouse_path, as_of):
+    """Coverage: which (date, run type) partitions are loaded, missing, failed a check, or not due.
+
+    Loaded runs come from the warehouse; failed checks from the Dagster instance of DAGSTER_HOME (when
+    set); what is due from the settlement calendar. Ranges over two months print a monthly summary.
+    """
+    import os
+
+    from p114_assets.core.coverage import STATES, coverage_grid, dates_between, totals
+    from p114_assets.core.settlement import RUN_TYPES
+    from p114_assets.warehouse import sql
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    end = end or start
+    if end < start:
+        _fail("status", f"--end {end} is before --start {start}", 2)
+    today = as_of or dt.date.today()
+    warehouse = DuckDBWarehouse(path=str(warehouse_path))
+    present: set = set()
+    if warehouse.table_exists("bm_unit_period"):
+        rows = warehouse.query(f"SELECT DISTINCT settlement_date, run_type FROM p114.bm_unit_period "
+                               f"WHERE {sql.dates_between('settlement_date', start, end)}").to_pylist()  # fmt: skip
+        present = {(r["settlement_date"], r["run_type"]) for r in rows}
+    failed: set = set()
+    if os.getenv("DAGSTER_HOME"):
+        from p114_assets.defs.ops.check_history import failed_partitions
+        from p114_assets.defs.ops.sensors import CHECK_KEYS
+        from p114_assets.local_runner import dagster_instance
+
+        raw_keys = [k for k in CHECK_KEYS if k.asset_key.to_user_string() not in ("settlement_canonical",)]
+        with dagster_instance() as instance:
+            for key in failed_partitions(instance, raw_keys):
+                day, run = key.split("|")
+                failed.add((dt.date.fromisoformat(day), run))
+    else:
+        err.print("[dim]DAGSTER_HOME is not set: check results are not shown[/dim]")
+    dates = dates_between(start, end)
+    grid = coverage_grid(dates, present, failed, today)
+    if len(dates) <= 62:
+        table = Table(title=f"coverage {start} .. {end} (as of {today})", caption=LEGEND)
+        table.add_column("date", no_wrap=True)
+        for run in RUN_TYPES:
+            table.add_column(run, justify="center")
+        for day in dates:
+            table.add_row(day.isoformat(), *[SYMBOLS[grid[(day, run)]] for run in RUN_TYPES])
+    else:
+        table = Table(title=f"coverage {start} .. {end} by month (as of {today}): loaded / due")
+        table.add_column("month", no_wrap=True)
+        for run in RUN_TYPES:
+            table.add_column(run, justify="right")
+        months = sorted({(d.year, d.month) for d in dates})
+        for year, month in months:
+            cells = []
+            for run in RUN_TYPES:
+                states = [grid[(d, run)] for d in dates if (d.year, d.month) == (year, month)]
+                due = sum(s != "not_due" for s in states)
+                bad = sum(s in ("missing", "check_failed") for s in states)
+                text = f"{sum(s == 'present' for s in states)}/{due}" if due else "-"
+                cells.append(f"[red]{text}[/red]" if bad else text)
+            table.add_row(f"{year}-{month:02d}", *cells)
+    out.print(table)
+    counts = totals(grid)
+    summary = Table(title="totals")
+    summary.add_column("run")
+    for state in STATES:
+        summary.add_column(state.replace("_", " "), justify="right")
+    for run in RUN_TYPES:
+        summary.add_row(run, *[f"{counts.get(run, {}).get(state, 0):,}" for state in STATES])
+    out.print(summary)
 
 
 @main.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,10 @@ def small_market() -> SyntheticMarket:
 def _no_dagster_home(monkeypatch):
     """Tests never touch the developer's Dagster instance."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (for servers that cannot be started on port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

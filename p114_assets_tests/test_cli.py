@@ -99,3 +99,53 @@ def test_demo_runs_the_main_job_and_writes_a_report(tmp_path):
     report = (tmp_path / "report.html").read_text()
     assert "Coverage" in report and "2024-10-21" in report
     assert (tmp_path / "p114.duckdb").exists()
+
+
+def _generated(tmp_path, day="2024-06-05", run="SF"):
+    invoke("generate", "--start", day, "--units", 12, "--run-types", run, "--out", tmp_path / "in")
+    return next((tmp_path / "in").glob("*.gz"))
+
+
+def test_validate_a_good_file(tmp_path):
+    result = invoke("validate", _generated(tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("PASS  ERROR  gzip_body")
+    assert any(line.startswith("PASS  ERROR  bm_unit_period.periods_per_day") and "48 periods" in line for line in lines)
+    assert all(line.startswith("PASS") for line in lines)
+
+
+def test_validate_fails_an_ordinary_day_with_47_periods(tmp_path, monkeypatch):
+    from p114_assets.core.s0142 import generator
+
+    monkeypatch.setattr(generator, "periods_in_day", lambda _: 47)
+    path = _generated(tmp_path)
+    monkeypatch.undo()
+    result = invoke("validate", path)
+    assert result.exit_code == 1
+    assert "FAIL  ERROR  bm_unit_period.periods_per_day" in result.stdout
+    assert "47 periods; 2024-06-05 has 48 (Europe/London); missing 48" in result.stdout
+
+
+def test_validate_reports_where_a_broken_file_stops(tmp_path):
+    path = tmp_path / "S0142_20240605_SF_20240627120000.gz"
+    path.write_bytes(b"Scripting Error 001")
+    result = invoke("validate", path)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("FAIL  ERROR  gzip_body") and "Scripting Error 001" in lines[0]
+    assert [line.split()[0] for line in lines[1:]] == ["SKIP", "SKIP", "SKIP"]
+
+
+def test_validate_warnings_do_not_fail_the_exit_status(tmp_path):
+    path = _generated(tmp_path)
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    i = next(i for i, line in enumerate(lines) if line.startswith("BP7|"))
+    fields = lines[i].split("|")
+    fields[3] = "-5"  # a negative non-delivery charge: out of range (WARN), not structural
+    lines[i] = "|".join(fields)
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    result = invoke("validate", path)
+    assert result.exit_code == 0, result.output
+    assert "FAIL  WARN   bm_unit_period.value_ranges" in result.stdout
+    assert "non_delivery_charge_gbp" in result.stdout

@@ -21,6 +21,28 @@ BACKFILL_CHUNK = int(os.getenv("P114_BACKFILL_CHUNK", "7"))
 backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_CHUNK)
 
 
+# Derived daily assets run a month per run: SQL in the warehouse, cheap per date.
+DERIVED_CHUNK = 31
+derived_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=DERIVED_CHUNK)
+
+# Runs of a date arrive for about 14 months (RF) and later (DF): a date's derived tables are stale
+# whenever one of its runs lands, within this lookback. Not while an upstream partition is still
+# being written, and never from a partition whose blocking checks failed.
+RUN_ARRIVAL_LOOKBACK = dt.timedelta(days=800)
+derived_automation = (
+    dg.AutomationCondition.in_latest_time_window(lookback_delta=RUN_ARRIVAL_LOOKBACK)
+    & dg.AutomationCondition.any_deps_updated()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("a run of this settlement date landed (lookback 800 days)")
+
+
+def date_mapping() -> dg.MultiToSingleDimensionPartitionMapping:
+    """A settlement date depends on every run type of that date."""
+    return dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date")
+
+
 def partition_key(settlement_date: dt.date, run_type: str) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({"date": settlement_date.isoformat(), "run_type": run_type})
 
@@ -37,3 +59,8 @@ def partitions_of(context: dg.AssetExecutionContext) -> list[tuple[dt.date, str]
     """Every (settlement date, run type) a run covers: one for a single partition, several for a
     chunk of a backfill."""
     return sorted(split_partition_key(k) for k in context.partition_keys)
+
+
+def dates_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[dt.date]:
+    """Every settlement date a daily run covers, in order."""
+    return sorted(dt.date.fromisoformat(k) for k in context.partition_keys)

@@ -23,6 +23,18 @@ class Warehouse(dg.ConfigurableResource):
         fails no table has changed. Returns rows written per table."""
         raise NotImplementedError
 
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+        """Replace the rows of settlement dates [start, end] of a derived table by the rows of
+        `select_sql`, atomically. Returns the rows written."""
+        raise NotImplementedError
+
+    def read_partition(self, table: str, settlement_date: dt.date, run_type: str | None = None) -> pa.Table:
+        """Every row of one settlement date (and run type, for raw tables)."""
+        where = f"settlement_date = DATE '{settlement_date.isoformat()}'"
+        if run_type is not None:
+            where += f" AND run_type = '{run_type}'"
+        return self.query(f"SELECT * FROM {SCHEMA}.{table} WHERE {where}")
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a read-only query. Table names are written `p114.<table>`."""
         raise NotImplementedError

@@ -118,6 +118,24 @@ class DuckDBWarehouse(Warehouse):
                 raise
         return written
 
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+        columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
+        with self.connect() as con:
+            self.ensure_table(con, table)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                con.execute(
+                    f'DELETE FROM {SCHEMA}."{table}" WHERE settlement_date BETWEEN ? AND ?', [start, end]
+                )
+                written = con.execute(
+                    f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived'
+                ).fetchall()[0][0]
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return int(written)
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if not Path(self.path).exists():
             raise FileNotFoundError(f"no warehouse at {self.path}: materialize something first")

@@ -12,8 +12,8 @@ import pytest
 from p114_assets.core.s0142.generator import generate_files
 from p114_assets.core.s0142.layout import RAW_TABLES
 from p114_assets.core.s0142.parser import parse_file
-from p114_assets.definitions import ASSETS, defs
-from p114_assets.defs.partitions import backfill_policy, partition_key, settlement_run_partitions
+from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
+from p114_assets.defs.partitions import backfill_policy, partition_key, settlement_date_partitions, settlement_run_partitions
 from p114_assets.defs.settlement.assets import RAW_SPECS, raw_tables, s0142_file
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
@@ -36,8 +36,9 @@ def env(tmp_path, small_market):
 
 
 def run(env, key=None, selection=None, tags=None, raise_on_error=True):
-    return dg.materialize(ASSETS, selection=selection, partition_key=key, resources=env["resources"], instance=env["instance"],
-                          run_config=QUIET, tags=tags, raise_on_error=raise_on_error)  # fmt: skip
+    return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=selection or [s0142_file.key, *RAW_KEYS], partition_key=key,
+                          resources=env["resources"], instance=env["instance"], run_config=QUIET, tags=tags,
+                          raise_on_error=raise_on_error)  # fmt: skip
 
 
 def partition_counts(env) -> dict:
@@ -139,7 +140,8 @@ def test_generator_source(tmp_path):
     resources = {"source": GeneratorSource(units=20, seed=3), "landing": LandingZone(path=str(tmp_path / "landing")),
                  "warehouse": DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))}  # fmt: skip
     with dg.instance_for_test() as instance:
-        result = dg.materialize(ASSETS, partition_key="2024-10-27|R1", resources=resources, instance=instance, run_config=QUIET)
+        result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=[s0142_file.key, *RAW_KEYS], partition_key="2024-10-27|R1",
+                                resources=resources, instance=instance, run_config=QUIET)
     assert result.success
     assert metadata(result, "bm_unit_period")["dagster/row_count"] == 20 * 50
 
@@ -151,6 +153,10 @@ def test_definitions_load_with_partitions_policies_and_pool():
         node = graph.get(key)
         assert node.partitions_def == settlement_run_partitions
         assert node.backfill_policy == backfill_policy
+    for name in ("settlement_canonical", "run_reconciliation"):  # daily, a month per run, automated
+        node = graph.get(dg.AssetKey(name))
+        assert node.partitions_def == settlement_date_partitions
+        assert node.backfill_policy.max_partitions_per_run == 31 and node.automation_condition is not None
     assert backfill_policy.max_partitions_per_run == 7
     assert raw_tables.op.pool == "warehouse"
     assert set(RAW_TABLES) == {k.to_user_string() for k in RAW_KEYS}

@@ -45,13 +45,19 @@ UTF8_BOM = b"\xef\xbb\xbf"
 _POLARS_TYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64}
 
 
-class S0142Error(ValueError):
-    """An S0142 file that cannot be trusted: which file, which line (when known) and why."""
+# The file-level checks an S0142Error can fail, in the order a parse meets them.
+FILE_CHECKS = ("gzip_body", "header", "trailer_line_count", "records")
 
-    def __init__(self, file: str, reason: str, line: int | None = None):
+
+class S0142Error(ValueError):
+    """An S0142 file that cannot be trusted: which file, which line (when known) and why, and which
+    file-level check it failed (one of FILE_CHECKS, or header_matches_partition)."""
+
+    def __init__(self, file: str, reason: str, line: int | None = None, check: str = "records"):
         self.file = file
         self.reason = reason
         self.line = line
+        self.check = check
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -59,7 +65,7 @@ class S0142Error(ValueError):
         return f"{where}: {self.reason}"
 
     def __reduce__(self):  # keep file/line/reason across process boundaries (Dagster, multiprocessing)
-        return (S0142Error, (self.file, self.reason, self.line))
+        return (S0142Error, (self.file, self.reason, self.line, self.check))
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ def read_body(raw: bytes, name: str) -> bytes:
     if raw[:2] != GZIP_MAGIC:
         text = raw[len(UTF8_BOM) :] if raw.startswith(UTF8_BOM) else raw
         if not text.startswith(b"AAA|"):
-            raise S0142Error(name, f"not a gzip file and not S0142 text; the body begins {_preview(raw)!r}")
+            raise S0142Error(name, f"not a gzip file and not S0142 text; the body begins {_preview(raw)!r}", check="gzip_body")
         return raw
     # The gzip trailer holds the uncompressed size: decompress into one buffer of that size, which
     # touches half the memory of a growing buffer (and fresh memory is the dominant cost of a parse).
@@ -125,9 +131,9 @@ def read_body(raw: bytes, name: str) -> bytes:
         if len(text) & 0xFFFFFFFF != claimed:  # several gzip members (or a damaged trailer): decode them all
             text = igzip.decompress(raw)
     except (isal_zlib.error, EOFError, OSError, ValueError) as exc:
-        raise S0142Error(name, f"gzip body is truncated or corrupt ({exc})") from None
+        raise S0142Error(name, f"gzip body is truncated or corrupt ({exc})", check="gzip_body") from None
     if len(text) < 64 and not text.strip():  # only a tiny body can be empty; never copy a big one
-        raise S0142Error(name, "the body is empty")
+        raise S0142Error(name, "the body is empty", check="gzip_body")
     return text
 
 
@@ -176,29 +182,29 @@ def _head(text: bytes, name: str) -> dict:
     has_bom = text.startswith(UTF8_BOM)
     first = _line_at(text, len(UTF8_BOM) if has_bom else 0)
     if not first.startswith("AAA|"):
-        raise S0142Error(name, f"file does not start with an AAA header; line 1 is {first[:60]!r}", 1)
+        raise S0142Error(name, f"file does not start with an AAA header; line 1 is {first[:60]!r}", 1, check="header")
     aaa = first.split("|")
     if len(aaa) < 4 or not aaa[1].startswith("S0142"):
-        raise S0142Error(name, f"AAA names flow {aaa[1] if len(aaa) > 1 else ''!r}, not an S0142 flow", 1)
+        raise S0142Error(name, f"AAA names flow {aaa[1] if len(aaa) > 1 else ''!r}, not an S0142 flow", 1, check="header")
     stamp = aaa[3]
     try:
         dt.datetime.strptime(stamp, "%Y%m%d%H%M%S")
     except ValueError:
-        raise S0142Error(name, f"AAA creation time {stamp!r} is not YYYYMMDDHHMMSS", 1) from None
+        raise S0142Error(name, f"AAA creation time {stamp!r} is not YYYYMMDDHHMMSS", 1, check="header") from None
 
     srh_at = text.find(b"\nSRH|")
     if srh_at < 0:
-        raise S0142Error(name, "no SRH settlement report header")
+        raise S0142Error(name, "no SRH settlement report header", check="header")
     srh_line = text.count(b"\n", 0, srh_at + 1) + 1
     srh = _line_at(text, srh_at + 1).split("|")
     if len(srh) < 3:
-        raise S0142Error(name, "SRH has no settlement date and run type", srh_line)
+        raise S0142Error(name, "SRH has no settlement date and run type", srh_line, check="header")
     try:
         settlement_date = dt.datetime.strptime(srh[1], "%Y%m%d").date()
     except ValueError:
-        raise S0142Error(name, f"SRH settlement date {srh[1]!r} is not YYYYMMDD", srh_line) from None
+        raise S0142Error(name, f"SRH settlement date {srh[1]!r} is not YYYYMMDD", srh_line, check="header") from None
     if srh[2] not in RUN_TYPES:
-        raise S0142Error(name, f"SRH run type {srh[2]!r} is not one of {' '.join(RUN_TYPES)}", srh_line)
+        raise S0142Error(name, f"SRH run type {srh[2]!r} is not one of {' '.join(RUN_TYPES)}", srh_line, check="header")
     return {"file_name": name, "flow_version": aaa[1], "publication_stamp": stamp, "settlement_date": settlement_date,
             "run_type": srh[2], "saa_run_number": (srh[3] or None) if len(srh) > 3 else None, "has_bom": has_bom}  # fmt: skip
 
@@ -220,19 +226,19 @@ def _trailer(text: bytes, name: str, total_lines: int) -> dict:
     if not last.startswith("ZZZ|"):
         zzz_at = text.rfind(b"\nZZZ|", 0, last_start)
         if zzz_at < 0:
-            raise S0142Error(name, f"no ZZZ trailer: the file is cut off after line {last_line}", last_line)
+            raise S0142Error(name, f"no ZZZ trailer: the file is cut off after line {last_line}", last_line, check="trailer_line_count")
         zzz_line = last_line - text.count(b"\n", zzz_at + 1, last_start)
         after = text.find(b"\n", zzz_at + 1) + 1
         while text[after : after + 1] in (b"\n", b"\r"):
             after += 1
-        raise S0142Error(name, "content after the ZZZ trailer", zzz_line + text.count(b"\n", zzz_at + 1, after))
+        raise S0142Error(name, "content after the ZZZ trailer", zzz_line + text.count(b"\n", zzz_at + 1, after), check="trailer_line_count")
     zzz = last.split("|")
     try:
         declared = int(zzz[1])
     except (IndexError, ValueError):
-        raise S0142Error(name, f"ZZZ line count {zzz[1] if len(zzz) > 1 else ''!r} is not a number", last_line) from None
+        raise S0142Error(name, f"ZZZ line count {zzz[1] if len(zzz) > 1 else ''!r} is not a number", last_line, check="trailer_line_count") from None
     if declared != last_line:
-        raise S0142Error(name, f"ZZZ says the file has {declared} lines but it has {last_line}", last_line)
+        raise S0142Error(name, f"ZZZ says the file has {declared} lines but it has {last_line}", last_line, check="trailer_line_count")
     return {"line_count": last_line, "checksum": (zzz[2] or None) if len(zzz) > 2 else None}
 
 
@@ -467,7 +473,7 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise S0142Error(path.name, f"cannot read file ({exc.strerror or exc})") from None
+        raise S0142Error(path.name, f"cannot read file ({exc.strerror or exc})", check="gzip_body") from None
 
 
 def check_name_matches_header(header: S0142Header) -> None:
@@ -482,10 +488,23 @@ def check_name_matches_header(header: S0142Header) -> None:
             header.file_name,
             f"file name says {parts.settlement_date} {parts.run_type} {parts.stamp} but the header says "
             f"{header.settlement_date} {header.run_type} {header.publication_stamp}",
+            check="header_matches_partition",
+        )
+
+
+def check_header_matches(header: S0142Header, settlement_date: dt.date, run_type: str) -> None:
+    """The file of a partition: its name agrees with its header, and its header with the partition."""
+    check_name_matches_header(header)
+    if header.partition != (settlement_date, run_type):
+        raise S0142Error(
+            header.file_name,
+            f"header says {header.settlement_date} {header.run_type}, but the partition is {settlement_date} {run_type}",
+            check="header_matches_partition",
         )
 
 
 __all__ = [
+    "check_header_matches",
     "LAYOUTS",
     "ParsedS0142",
     "S0142Error",

@@ -7,26 +7,18 @@ from pathlib import Path
 
 import dagster as dg
 
-from p114_assets.core.s0142.layout import RAW_TABLES, TableSpec
-from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_name_matches_header, inspect_file, parse_file
-from p114_assets.defs.partitions import backfill_policy, partitions_of, settlement_run_partitions
+from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
+from p114_assets.defs.derived import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
+from p114_assets.defs.partitions import backfill_policy, date_mapping, partitions_of, settlement_run_partitions
 from p114_assets.defs.settlement.resources import LandingZone, S0142Source
+from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-
-WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer: dagster_home/dagster.yaml limits this pool to 1
+from p114_assets.warehouse.tables import RUN_RECONCILIATION, SETTLEMENT_CANONICAL
 
 
 def _failure(description: str, **metadata) -> dg.Failure:
     return dg.Failure(description=description, metadata=metadata, allow_retries=False)
-
-
-def _check_partition(header: S0142Header, settlement_date: dt.date, run_type: str) -> None:
-    check_name_matches_header(header)
-    if header.partition != (settlement_date, run_type):
-        raise S0142Error(
-            header.file_name,
-            f"header says {header.settlement_date} {header.run_type}, but the partition is {settlement_date} {run_type}",
-        )
 
 
 def _sha256(path: Path) -> str:
@@ -67,7 +59,7 @@ def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: 
         try:
             fetched = source.fetch(settlement_date, run_type, staging)
             header = inspect_file(fetched)
-            _check_partition(header, settlement_date, run_type)
+            check_header_matches(header, settlement_date, run_type)
             path = landing.put(fetched)  # only a validated file enters the landing zone
         except S0142Error as exc:
             errors.append(f"{settlement_date} {run_type}: {exc}")
@@ -105,20 +97,6 @@ def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: 
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _column_schema(table: TableSpec) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[
-            dg.TableColumn(
-                c.name,
-                c.type,
-                description=f"[{c.confidence}] {c.description}".strip() if c.confidence else c.description,
-                constraints=dg.TableColumnConstraints(nullable=c.nullable),
-            )
-            for c in table.columns
-        ]
-    )
-
-
 RAW_SPECS = [
     dg.AssetSpec(
         name,
@@ -131,7 +109,7 @@ RAW_SPECS = [
             "confidence of the S0142 layout: [V] seen in real files, [C] checked by arithmetic, "
             "[I] inferred, [?] unknown (kept as printed text)."
         ),
-        metadata={"dagster/column_schema": _column_schema(table), "dagster/table_name": f"{SCHEMA}.{name}"},
+        metadata=table_metadata(table),
     )
     for name, table in RAW_TABLES.items()
 ]
@@ -162,7 +140,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         try:
             started = time.perf_counter()
             parsed = parse_file(path)
-            _check_partition(parsed.header, settlement_date, run_type)
+            check_header_matches(parsed.header, settlement_date, run_type)
             parse_seconds += time.perf_counter() - started
         except S0142Error as exc:
             errors.append(f"{settlement_date} {run_type}: {exc}")
@@ -196,4 +174,60 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
 
-ASSETS = [s0142_file, raw_tables]
+def _runs_table(warehouse: Warehouse, table: str, dates: list[dt.date]) -> list[dict]:
+    return warehouse.query(
+        f"SELECT settlement_date, run_type, COUNT(*) AS n FROM {SCHEMA}.{table} "
+        f"WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
+        f"GROUP BY settlement_date, run_type ORDER BY settlement_date, run_type"
+    ).to_pylist()
+
+
+@derived_asset(SETTLEMENT_CANONICAL, [dg.AssetDep("bm_unit_period", partition_mapping=date_mapping())], "settlement")
+def settlement_canonical(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """For each settlement date, the bm_unit_period rows of the most mature run present:
+    DF > RF > R3 > R2 > R1 > SF > II, and for the same run type the later publication stamp, with
+    `run_type` saying which. Exactly one run per date.
+
+    Computed in the warehouse with SQL over the partition's dates (a month per run in backfills).
+    Automation: re-materialized on its own when a run of the date lands within 800 days (so a
+    later, more mature run replaces the earlier one), unless that run failed a blocking check.
+    """
+    dates, rows = refresh(context, warehouse, SETTLEMENT_CANONICAL, sql.canonical)
+    chosen = _runs_table(warehouse, "settlement_canonical", dates)
+    found = {r["settlement_date"] for r in chosen}
+    missing = [d for d in dates if d not in found]
+    if missing:
+        context.log.warning(f"{len(missing)} date(s) have no run loaded: {', '.join(map(str, missing[:10]))}")
+    return dg.MaterializeResult(metadata={
+        **row_count_metadata(dates, rows),
+        "run_types": dg.MetadataValue.md("| date | run | rows |\n|---|---|---|\n"
+                                         + "\n".join(f"| {r['settlement_date']} | {r['run_type']} | {r['n']:,} |" for r in chosen)),
+        "dates_without_runs": len(missing),
+    })  # fmt: skip
+
+
+@derived_asset(RUN_RECONCILIATION, [dg.AssetDep("bm_unit_period", partition_mapping=date_mapping()),
+                                    dg.AssetDep("bid_offer_pair", partition_mapping=date_mapping())], "settlement")  # fmt: skip
+def run_reconciliation(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """How each BM unit's metered volume, balancing services volume, non-delivery charge and BM
+    cashflow moved between consecutive settlement runs present for a date (II -> SF -> R1 ...),
+    per unit and period. A unit-period present in only one of two runs is compared with zero.
+    Same automation as settlement_canonical.
+    """
+    dates, rows = refresh(context, warehouse, RUN_RECONCILIATION, sql.run_reconciliation)
+    moves = warehouse.query(
+        f"SELECT settlement_date, from_run_type, to_run_type, COUNT(*) AS n, "
+        f"SUM(ABS(metered_volume_delta_mwh)) AS metered, SUM(ABS(bm_cashflow_delta_gbp)) AS cashflow "
+        f"FROM {SCHEMA}.run_reconciliation WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
+        f"GROUP BY settlement_date, from_run_type, to_run_type ORDER BY settlement_date, from_run_type"
+    ).to_pylist()
+    return dg.MaterializeResult(metadata={
+        **row_count_metadata(dates, rows),
+        "movements": dg.MetadataValue.md(
+            "| date | from | to | unit-periods | sum abs metered delta MWh | sum abs BM cashflow delta GBP |\n|---|---|---|---|---|---|\n"
+            + "\n".join(f"| {m['settlement_date']} | {m['from_run_type']} | {m['to_run_type']} | {m['n']:,} | "
+                         f"{(m['metered'] or 0):,.3f} | {(m['cashflow'] or 0):,.2f} |" for m in moves)),
+    })  # fmt: skip
+
+
+ASSETS = [s0142_file, raw_tables, settlement_canonical, run_reconciliation]
