@@ -24,6 +24,7 @@ from p114_assets.core.s0142.files import scan_folder
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.partitions import DERIVED_CHUNK, partition_key, settlement_date_partitions
 from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
+from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.core.s0142.layout import RAW_TABLES
@@ -117,7 +118,8 @@ def materialize_folder(
     if not found:
         return summary
     started = time.perf_counter()
-    resources = {"source": FolderSource(path=str(source_dir)), "landing": LandingZone(path=str(source_dir)), "warehouse": warehouse}
+    resources = {"source": FolderSource(path=str(source_dir)), "landing": LandingZone(path=str(source_dir)),
+                 "warehouse": warehouse, "reports": ReportStore(path=str(Path(warehouse.location().removeprefix("duckdb:")).parent / "reports"))}  # fmt: skip
     everything = [*ASSETS, *ASSET_CHECKS]
     with dagster_instance() as instance:
         for key in found:

@@ -40,3 +40,18 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def local_resources(folder: Path, warehouse_path: Path, landing: Path | None = None) -> dict:
+    """Every resource the code location needs, on local folders: files from `folder`, landed in
+    `landing` (default: the folder itself), a DuckDB warehouse, reports beside it."""
+    from p114_assets.defs.marts.resources import ReportStore
+    from p114_assets.defs.settlement.resources import FolderSource, LandingZone
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    return {
+        "source": FolderSource(path=str(folder)),
+        "landing": LandingZone(path=str(landing or folder)),
+        "warehouse": DuckDBWarehouse(path=str(warehouse_path)),
+        "reports": ReportStore(path=str(Path(warehouse_path).parent / "reports")),
+    }

@@ -290,3 +290,14 @@ def validate_file(path) -> list[tuple[str, Outcome | None]]:
         for outcome in partition_outcomes(RAW_TABLES[name], pl.from_arrow(table), h.settlement_date):
             results.append((f"{name}.{outcome.check}", outcome))
     return results
+
+
+def vlp_cashflow_reconciles(rows: pl.DataFrame) -> Outcome:
+    """A VLP party that leads only V__ units: the BM cashflow of its units (from their BO4 pairs)
+    equals its PPC BM unit cashflow, to the penny. `rows`: party_id, ppc_gbp, units_gbp, other_units."""
+    comparable = rows.filter(pl.col("other_units").fill_null(0) == 0)
+    off = comparable.filter((pl.col("ppc_gbp").fill_null(0) - pl.col("units_gbp").fill_null(0)).abs() > 0.005).sort("party_id")
+    description = (f"{comparable.height} VLP part(y/ies) leading only V__ units: BO4 cashflows equal PPC" if off.is_empty()
+                   else f"{off.height} VLP part(y/ies) whose units' BO4 cashflows differ from their PPC BM unit cashflow")  # fmt: skip
+    return Outcome("vlp_cashflow_reconciles", off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+                   {"parties_compared": comparable.height, "parties_differing": off.height})  # fmt: skip

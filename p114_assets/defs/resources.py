@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, S0142Source
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
@@ -49,4 +50,5 @@ def resources_from_env() -> dict:
         "warehouse": warehouse_from_env(),
         "source": source_from_env(),
         "landing": LandingZone(path=os.getenv("P114_LANDING_DIR", str(data_dir() / "landing"))),
+        "reports": ReportStore(path=os.getenv("P114_REPORTS_DIR", str(data_dir() / "reports"))),
     }

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from p114_assets.core.settlement import RUN_PRECEDENCE
+from p114_assets.core.classification import Thresholds
+from p114_assets.core.settlement import RUN_PRECEDENCE, SUPPLIER_UNIT_PREFIXES, VLP_UNIT_PREFIX
 from p114_assets.warehouse.base import SCHEMA
 
 
@@ -123,4 +124,158 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
                AS presence,
            {delta_columns}
     FROM sides
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Marts. Sign conventions (PRODUCT.md section 4): BO4 cashflows + = paid to the party; the BP7
+# non-delivery charge + = paid by the party; PPC 2 BM unit cashflow + = credit, 3 energy imbalance
+# cashflow + = debit, 5 non-delivery charge + = debit, 6 RCRC + = credit. Money is rounded to the
+# penny and volumes to the kWh only in the output, never in between.
+
+VLP = f"STARTS_WITH(bm_unit_id, '{VLP_UNIT_PREFIX}')"  # a prefix test: in LIKE 'V__%' each _ is a wildcard
+SUPPLIER = " OR ".join(f"STARTS_WITH(bm_unit_id, '{p}')" for p in SUPPLIER_UNIT_PREFIXES)
+
+
+def vlp_revenue_period(start: dt.date, end: dt.date) -> str:
+    """Per VLP unit and period, from the canonical run of each date: accepted volumes and BM cashflow
+    from the unit's BO4 pairs, the non-delivery charge from BP7 3, and what they net to."""
+    return f"""
+    WITH canon AS (
+        SELECT * FROM {SCHEMA}.settlement_canonical
+        WHERE {dates_between("settlement_date", start, end)} AND {VLP}
+    ),
+    chosen AS (
+        SELECT DISTINCT settlement_date, run_type, publication_ts FROM canon
+    ),
+    pairs AS (
+        SELECT b.settlement_date, b.settlement_period, b.bm_unit_id,
+               SUM(COALESCE(b.accepted_offer_volume_mwh, 0)) AS offer_mwh,
+               SUM(COALESCE(b.accepted_bid_volume_mwh, 0)) AS bid_mwh,
+               SUM(COALESCE(b.bid_cashflow_gbp, 0) + COALESCE(b.offer_cashflow_gbp, 0)) AS cashflow_gbp
+        FROM {SCHEMA}.bid_offer_pair AS b
+        JOIN chosen AS c
+          ON b.settlement_date = c.settlement_date AND b.run_type = c.run_type AND b.publication_ts = c.publication_ts
+        WHERE {dates_between("b.settlement_date", start, end)} AND STARTS_WITH(b.bm_unit_id, '{VLP_UNIT_PREFIX}')
+        GROUP BY b.settlement_date, b.settlement_period, b.bm_unit_id
+    )
+    SELECT c.bm_unit_id, c.lead_party_id, c.settlement_date, c.settlement_period, c.run_type,
+           ROUND(COALESCE(p.offer_mwh, 0), 3) AS accepted_offer_volume_mwh,
+           ROUND(COALESCE(p.bid_mwh, 0), 3) AS accepted_bid_volume_mwh,
+           ROUND(COALESCE(p.cashflow_gbp, 0), 2) AS bm_cashflow_gbp,
+           ROUND(COALESCE(c.non_delivery_charge_gbp, 0), 2) AS non_delivery_charge_gbp,
+           ROUND(COALESCE(p.cashflow_gbp, 0) - COALESCE(c.non_delivery_charge_gbp, 0), 2) AS net_balancing_revenue_gbp,
+           c.metered_volume_mwh, c.balancing_services_volume_mwh,
+           CASE WHEN c.balancing_services_volume_mwh IS NULL OR c.balancing_services_volume_mwh = 0 THEN NULL
+                ELSE c.metered_volume_mwh / c.balancing_services_volume_mwh END AS delivery_ratio
+    FROM canon AS c
+    LEFT JOIN pairs AS p
+      ON c.settlement_date = p.settlement_date AND c.settlement_period = p.settlement_period AND c.bm_unit_id = p.bm_unit_id
+    """
+
+
+def vlp_revenue_daily(start: dt.date, end: dt.date) -> str:
+    """vlp_revenue_period summed per unit and date."""
+    return f"""
+    SELECT bm_unit_id, lead_party_id, settlement_date, run_type,
+           ROUND(SUM(accepted_offer_volume_mwh), 3) AS accepted_offer_volume_mwh,
+           ROUND(SUM(accepted_bid_volume_mwh), 3) AS accepted_bid_volume_mwh,
+           ROUND(SUM(bm_cashflow_gbp), 2) AS bm_cashflow_gbp,
+           ROUND(SUM(non_delivery_charge_gbp), 2) AS non_delivery_charge_gbp,
+           ROUND(SUM(net_balancing_revenue_gbp), 2) AS net_balancing_revenue_gbp,
+           ROUND(SUM(metered_volume_mwh), 3) AS metered_volume_mwh,
+           ROUND(SUM(balancing_services_volume_mwh), 3) AS balancing_services_volume_mwh,
+           CASE WHEN SUM(balancing_services_volume_mwh) = 0 THEN NULL
+                ELSE SUM(metered_volume_mwh) / SUM(balancing_services_volume_mwh) END AS delivery_ratio,
+           SUM(CASE WHEN accepted_offer_volume_mwh <> 0 OR accepted_bid_volume_mwh <> 0 THEN 1 ELSE 0 END)
+               AS periods_with_acceptances
+    FROM {SCHEMA}.vlp_revenue_period
+    WHERE {dates_between("settlement_date", start, end)}
+    GROUP BY bm_unit_id, lead_party_id, settlement_date, run_type
+    """
+
+
+def vlp_party_daily(start: dt.date, end: dt.date) -> str:
+    """Every party leading at least one VLP unit on a date, with its day's PPC items of the
+    canonical run and its net settlement position = BM cashflow - non-delivery charge - energy
+    imbalance cashflow + RCRC (+ = the party is paid)."""
+    return f"""
+    WITH vlp_parties AS (
+        SELECT settlement_date, lead_party_id AS party_id, run_type, publication_ts, COUNT(DISTINCT bm_unit_id) AS vlp_units
+        FROM {SCHEMA}.settlement_canonical
+        WHERE {dates_between("settlement_date", start, end)} AND {VLP} AND lead_party_id IS NOT NULL
+        GROUP BY settlement_date, lead_party_id, run_type, publication_ts
+    ),
+    charges AS (
+        SELECT p.settlement_date, p.party_id,
+               SUM(p.bm_unit_cashflow_gbp) AS cashflow, SUM(p.non_delivery_charge_gbp) AS non_delivery,
+               SUM(p.energy_imbalance_cashflow_gbp) AS imbalance, SUM(p.residual_cashflow_reallocation_gbp) AS rcrc
+        FROM {SCHEMA}.party_period AS p
+        JOIN vlp_parties AS v
+          ON p.settlement_date = v.settlement_date AND p.party_id = v.party_id
+         AND p.run_type = v.run_type AND p.publication_ts = v.publication_ts
+        WHERE {dates_between("p.settlement_date", start, end)}
+        GROUP BY p.settlement_date, p.party_id
+    )
+    SELECT v.party_id, v.settlement_date, v.run_type, v.vlp_units,
+           ROUND(c.cashflow, 2) AS bm_cashflow_gbp,
+           ROUND(c.non_delivery, 2) AS non_delivery_charge_gbp,
+           ROUND(c.imbalance, 2) AS energy_imbalance_cashflow_gbp,
+           ROUND(c.rcrc, 2) AS residual_cashflow_reallocation_gbp,
+           ROUND(c.cashflow - c.non_delivery - c.imbalance + c.rcrc, 2) AS net_settlement_position_gbp
+    FROM vlp_parties AS v
+    LEFT JOIN charges AS c ON v.settlement_date = c.settlement_date AND v.party_id = c.party_id
+    """
+
+
+def unit_classification(window_ends: list[dt.date], t: Thresholds) -> str:
+    """One row per non-supplier BM unit active in the window ending on each date (see
+    core/classification.py for the rule; the CASE below is built from the same Thresholds)."""
+    first = min(window_ends) - dt.timedelta(days=t.window_days - 1)
+    ends = " UNION ALL ".join(
+        f"SELECT {date_literal(end)} AS window_end, {date_literal(end - dt.timedelta(days=t.window_days - 1))} AS window_start"
+        for end in sorted(window_ends)
+    )
+    return f"""
+    WITH ends AS ({ends}),
+    daily AS (
+        SELECT settlement_date, bm_unit_id, MAX(run_type) AS run_type,
+               SUM(ABS(COALESCE(period_fpn_mwh, 0))) AS a_self,
+               SUM(ABS(COALESCE(balancing_services_volume_mwh, 0))) AS a_so,
+               SUM(ABS(COALESCE(metered_volume_mwh, 0) - COALESCE(period_fpn_mwh, 0)
+                       - COALESCE(balancing_services_volume_mwh, 0))) AS a_dev
+        FROM {SCHEMA}.settlement_canonical
+        WHERE {dates_between("settlement_date", first, max(window_ends))} AND NOT ({SUPPLIER})
+        GROUP BY settlement_date, bm_unit_id
+    ),
+    windows AS (
+        SELECT e.window_start, e.window_end, d.bm_unit_id,
+               COUNT(DISTINCT d.settlement_date) AS days_with_data,
+               STRING_AGG(DISTINCT d.run_type, ',' ORDER BY d.run_type) AS run_types_used,
+               SUM(d.a_self) AS a_self, SUM(d.a_so) AS a_so, SUM(d.a_dev) AS a_dev
+        FROM ends AS e
+        JOIN daily AS d ON d.settlement_date BETWEEN e.window_start AND e.window_end
+        GROUP BY e.window_start, e.window_end, d.bm_unit_id
+    ),
+    shares AS (
+        SELECT *, a_self + a_so + a_dev AS a_tot,
+               CASE WHEN a_self + a_so + a_dev = 0 THEN NULL ELSE a_so / (a_self + a_so + a_dev) END AS so_share,
+               CASE WHEN a_self + a_so + a_dev = 0 THEN NULL ELSE a_dev / (a_self + a_so + a_dev) END AS dev_share
+        FROM windows
+    )
+    SELECT bm_unit_id, window_end AS settlement_date, window_start, window_end, {t.window_days} AS window_days,
+           days_with_data, run_types_used,
+           ROUND(a_self, 3) AS a_self_mwh, ROUND(a_so, 3) AS a_so_mwh, ROUND(a_dev, 3) AS a_dev_mwh,
+           ROUND(a_tot, 3) AS a_tot_mwh, so_share, dev_share,
+           CASE WHEN a_tot < {t.min_activity_mwh} OR a_tot = 0 THEN 'inactive'
+                WHEN so_share >= {t.so_directed_min_share} THEN 'so_directed'
+                WHEN so_share <= {t.self_dispatched_max_so_share}
+                 AND dev_share <= {t.self_dispatched_max_dev_share} THEN 'self_dispatched'
+                WHEN dev_share > {t.imbalance_exposed_min_dev_share} THEN 'imbalance_exposed'
+                ELSE 'mixed' END AS class,
+           {t.min_activity_mwh} AS min_activity_mwh, {t.so_directed_min_share} AS so_directed_min_share,
+           {t.self_dispatched_max_so_share} AS self_dispatched_max_so_share,
+           {t.self_dispatched_max_dev_share} AS self_dispatched_max_dev_share,
+           {t.imbalance_exposed_min_dev_share} AS imbalance_exposed_min_dev_share
+    FROM shares
     """

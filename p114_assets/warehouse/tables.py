@@ -41,7 +41,89 @@ RUN_RECONCILIATION = TableSpec(
     description="How each unit's volumes and cashflows moved between consecutive settlement runs of a date.",
 )
 
-DERIVED_TABLES: dict[str, TableSpec] = {t.name: t for t in (SETTLEMENT_CANONICAL, RUN_RECONCILIATION)}
+_VLP_UNIT = (
+    Column("bm_unit_id", "text", "a VLP secondary BM unit (V__)", nullable=False),
+    Column("lead_party_id", "text", "the party whose BPH block holds the unit's BP7"),
+    Column("settlement_date", "date", nullable=False),
+)
+_VLP_MONEY = (
+    Column("accepted_offer_volume_mwh", "float", "sum of BO4 5 over the unit's pairs (>= 0)"),
+    Column("accepted_bid_volume_mwh", "float", "sum of BO4 4 over the unit's pairs (<= 0)"),
+    Column("bm_cashflow_gbp", "float", "CB = sum of BO4 14 + 15 over the unit's pairs; + = paid to the party"),
+    Column("non_delivery_charge_gbp", "float", "CND = BP7 3; + = paid by the party"),
+    Column("net_balancing_revenue_gbp", "float", "CB - CND"),
+    Column("metered_volume_mwh", "float", "BP7 8, the delivered volume"),
+    Column("balancing_services_volume_mwh", "float", "BP7 5, the net accepted volume"),
+    Column("delivery_ratio", "float", "metered / balancing services volume; NULL where nothing was accepted"),
+)
+
+VLP_REVENUE_PERIOD = TableSpec(
+    "vlp_revenue_period",
+    _VLP_UNIT[:3] + (Column("settlement_period", "int", nullable=False),
+                     Column("run_type", "text", "the canonical run of the date", nullable=False)) + _VLP_MONEY,  # fmt: skip
+    key=("settlement_date", "settlement_period", "bm_unit_id"),
+    cluster_by=("bm_unit_id",),
+    description="Balancing revenue of each Virtual Lead Party secondary BM unit (V__) per settlement period, "
+    "from the canonical run: BM cashflow from its BO4 pairs, non-delivery charge, net revenue, delivery.",
+)
+VLP_REVENUE_DAILY = TableSpec(
+    "vlp_revenue_daily",
+    _VLP_UNIT + (Column("run_type", "text", "the canonical run of the date", nullable=False),) + _VLP_MONEY
+    + (Column("periods_with_acceptances", "int", "periods with an accepted bid or offer"),),
+    key=("settlement_date", "bm_unit_id"),
+    cluster_by=("bm_unit_id",),
+    description="vlp_revenue_period summed per unit and settlement date; delivery ratio of the day's sums.",
+)
+VLP_PARTY_DAILY = TableSpec(
+    "vlp_party_daily",
+    (
+        Column("party_id", "text", "a party that leads at least one V__ unit on the date", nullable=False),
+        Column("settlement_date", "date", nullable=False),
+        Column("run_type", "text", "the canonical run of the date", nullable=False),
+        Column("vlp_units", "int", "V__ units the party leads on the date"),
+        Column("bm_cashflow_gbp", "float", "sum of PPC 2 over the day; + = credit to the party"),
+        Column("non_delivery_charge_gbp", "float", "sum of PPC 5; + = debit"),
+        Column("energy_imbalance_cashflow_gbp", "float", "sum of PPC 3; + = debit"),
+        Column("residual_cashflow_reallocation_gbp", "float", "sum of PPC 6; + = credit"),
+        Column("net_settlement_position_gbp", "float", "BM cashflow - non-delivery - energy imbalance + RCRC; + = paid to the party"),
+    ),
+    key=("settlement_date", "party_id"),
+    description="Each Virtual Lead Party's settlement position for a day, from its PPC records in the canonical run.",
+)
+UNIT_CLASSIFICATION = TableSpec(
+    "unit_classification",
+    (
+        Column("bm_unit_id", "text", nullable=False),
+        Column("settlement_date", "date", "the partition: the window's last date", nullable=False),
+        Column("window_start", "date", nullable=False),
+        Column("window_end", "date", "= settlement_date (inclusive)", nullable=False),
+        Column("window_days", "int", nullable=False),
+        Column("days_with_data", "int", "dates of the window with a canonical run"),
+        Column("run_types_used", "text", "canonical run types of those dates, comma-separated"),
+        Column("a_self_mwh", "float", "sum |FPN| (BP7 4)"),
+        Column("a_so_mwh", "float", "sum |QBS| (BP7 5)"),
+        Column("a_dev_mwh", "float", "sum |QM - FPN - QBS| (BP7 8 - 4 - 5)"),
+        Column("a_tot_mwh", "float", "a_self + a_so + a_dev"),
+        Column("so_share", "float", "a_so / a_tot"),
+        Column("dev_share", "float", "a_dev / a_tot"),
+        Column("class", "text", "so_directed | self_dispatched | imbalance_exposed | mixed | inactive", nullable=False),
+        Column("min_activity_mwh", "float", "threshold used"),
+        Column("so_directed_min_share", "float", "threshold used"),
+        Column("self_dispatched_max_so_share", "float", "threshold used"),
+        Column("self_dispatched_max_dev_share", "float", "threshold used"),
+        Column("imbalance_exposed_min_dev_share", "float", "threshold used"),
+    ),
+    key=("settlement_date", "bm_unit_id"),
+    cluster_by=("bm_unit_id",),
+    description="How each non-supplier BM unit balanced over a rolling window ending on the date: by itself, "
+    "directed by the system operator, or exposed to imbalance.",
+)
+
+DERIVED_TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (SETTLEMENT_CANONICAL, RUN_RECONCILIATION, VLP_REVENUE_PERIOD, VLP_REVENUE_DAILY, VLP_PARTY_DAILY,
+              UNIT_CLASSIFICATION)  # fmt: skip
+}
 TABLES: dict[str, TableSpec] = {**RAW_TABLES, **DERIVED_TABLES}
 
 

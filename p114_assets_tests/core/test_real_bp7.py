@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import gzip
-from pathlib import Path
 
 import polars as pl
 import pytest

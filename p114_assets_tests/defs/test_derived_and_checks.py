@@ -19,9 +19,8 @@ from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.ops import sensors
-from p114_assets.defs.settlement.resources import FolderSource, LandingZone
 from p114_assets.local_runner import RAW_KEYS, materialize_folder
-from p114_assets.warehouse.duckdb import DuckDBWarehouse
+from p114_assets_tests.conftest import local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 DERIVED = [dg.AssetKey("settlement_canonical"), dg.AssetKey("run_reconciliation")]
@@ -31,8 +30,7 @@ DERIVED = [dg.AssetKey("settlement_canonical"), dg.AssetKey("run_reconciliation"
 def env(tmp_path):
     folder = tmp_path / "incoming"
     folder.mkdir()
-    resources = {"source": FolderSource(path=str(folder)), "landing": LandingZone(path=str(folder)),
-                 "warehouse": DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))}  # fmt: skip
+    resources = local_resources(folder, tmp_path / "p114.duckdb")
     with dg.instance_for_test() as instance:
         yield {"folder": folder, "resources": resources, "instance": instance, "warehouse": resources["warehouse"]}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import shutil
 
 import dagster as dg
@@ -15,8 +14,8 @@ from p114_assets.core.s0142.parser import parse_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.partitions import backfill_policy, partition_key, settlement_date_partitions, settlement_run_partitions
 from p114_assets.defs.settlement.assets import RAW_SPECS, raw_tables, s0142_file
-from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone
-from p114_assets.warehouse.duckdb import DuckDBWarehouse
+from p114_assets.defs.settlement.resources import GeneratorSource
+from p114_assets_tests.conftest import local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 RAW_KEYS = [spec.key for spec in RAW_SPECS]
@@ -26,11 +25,7 @@ RAW_KEYS = [spec.key for spec in RAW_SPECS]
 def env(tmp_path, small_market):
     incoming, landing = tmp_path / "incoming", tmp_path / "landing"
     paths = generate_files(dt.date(2024, 3, 30), dt.date(2024, 4, 1), ["II", "SF"], incoming, market=small_market)
-    resources = {
-        "source": FolderSource(path=str(incoming)),
-        "landing": LandingZone(path=str(landing)),
-        "warehouse": DuckDBWarehouse(path=str(tmp_path / "p114.duckdb")),
-    }
+    resources = local_resources(incoming, tmp_path / "p114.duckdb", landing=landing)
     with dg.instance_for_test() as instance:
         yield {"resources": resources, "instance": instance, "paths": paths, "incoming": incoming, "landing": landing}
 
@@ -137,8 +132,8 @@ def test_a_file_whose_header_disagrees_with_its_partition_fails(env):
 
 
 def test_generator_source(tmp_path):
-    resources = {"source": GeneratorSource(units=20, seed=3), "landing": LandingZone(path=str(tmp_path / "landing")),
-                 "warehouse": DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))}  # fmt: skip
+    resources = {**local_resources(tmp_path, tmp_path / "p114.duckdb", landing=tmp_path / "landing"),
+                 "source": GeneratorSource(units=20, seed=3)}  # fmt: skip
     with dg.instance_for_test() as instance:
         result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=[s0142_file.key, *RAW_KEYS], partition_key="2024-10-27|R1",
                                 resources=resources, instance=instance, run_config=QUIET)

@@ -319,6 +319,9 @@ class _Day:
 
         # Acceptances: which unit-periods, how many pairs, and their prices and volumes.
         p_acc = np.select([prefix == "T_", prefix == "E_", prefix == "V__", prefix == "I_"], [0.08, 0.02, 0.05, 0.05], 0.0)
+        # Some plant is flexible and moved by the system operator in most periods.
+        flexible = (prefix == "T_") & (self.m.units["unit_index"].to_numpy() % 7 == 3)
+        p_acc = np.where(flexible, 0.6, p_acc)
         eligible = online | np.isin(prefix, ["V__", "I_"])
         accepted = eligible[:, None] & (rng.random((n_u, n_p)) < p_acc[:, None])
         acc_u, acc_p = np.nonzero(accepted)
@@ -355,7 +358,9 @@ class _Day:
         self.acc_u, self.acc_p = acc_u, acc_p
 
         # Metered volumes: the final (RF) truth from the date's seed, revised per run.
-        noise = rng.normal(0, 0.01, (n_u, n_p)) * size[:, None]
+        # Metered volumes miss notifications by ~1% of size; weather-driven embedded generation by far more.
+        weather = (prefix == "E_") & (self.m.units["unit_index"].to_numpy() % 10 < 3)
+        noise = rng.normal(0, 1, (n_u, n_p)) * (np.where(weather, 0.25, 0.01) * size)[:, None]
         truth = (self.fpn + self.bsv) / 1000 + noise
         vlp = prefix == "V__"
         truth[vlp] = self.bsv[vlp] / 1000 * rng.uniform(0.6, 1.1, (vlp.sum(), 1))  # idle VLP units meter nothing

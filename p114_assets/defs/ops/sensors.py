@@ -9,9 +9,11 @@ import dagster as dg
 from p114_assets.core.alerts import Alert, deliver, sinks_from_env
 from p114_assets.core.coverage import coverage_grid, dates_between, incomplete
 from p114_assets.defs.ops.check_history import new_check_failures
-from p114_assets.defs.settlement.checks import CHECKS
+from p114_assets.defs.marts.checks import CHECKS as MART_CHECKS
+from p114_assets.defs.settlement.checks import CHECKS as SETTLEMENT_CHECKS
 
-CHECK_KEYS = sorted({key for checks in CHECKS for key in checks.check_keys}, key=lambda k: k.to_user_string())
+CHECK_KEYS = sorted({key for checks in [*SETTLEMENT_CHECKS, *MART_CHECKS] for key in checks.check_keys},
+                    key=lambda k: k.to_user_string())  # fmt: skip
 
 
 def alert_lookback_days() -> int:

@@ -1,0 +1,135 @@
+"""Marts: Virtual Lead Party revenue and the self-balancing classification of BM units.
+
+Formulas and sign conventions: docs/marts.md (and PRODUCT.md sections 4 and 5). Everything is
+computed in the warehouse with SQL (warehouse/sql.py) from the canonical run of each date.
+"""
+
+import base64
+
+import dagster as dg
+from pydantic import Field
+
+from p114_assets.core.classification import Thresholds, market_structure
+from p114_assets.defs.derived import derived_asset, refresh, row_count_metadata
+from p114_assets.defs.marts.resources import ReportStore
+from p114_assets.defs.partitions import date_mapping, dates_of
+from p114_assets.report import market_structure_png
+from p114_assets.warehouse import sql
+from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse.tables import UNIT_CLASSIFICATION, VLP_PARTY_DAILY, VLP_REVENUE_DAILY, VLP_REVENUE_PERIOD
+
+DEFAULT_WINDOW = Thresholds().window_days
+
+
+def _totals(warehouse: Warehouse, table: str, dates, columns: str) -> dict:
+    row = warehouse.query(
+        f"SELECT {columns} FROM {SCHEMA}.{table} WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])}"
+    ).to_pylist()[0]
+    return {k: (round(v, 2) if isinstance(v, float) else (v or 0)) for k, v in row.items()}
+
+
+@derived_asset(VLP_REVENUE_PERIOD, [dg.AssetDep("settlement_canonical"),
+                                    dg.AssetDep("bid_offer_pair", partition_mapping=date_mapping())], "marts")  # fmt: skip
+def vlp_revenue_period(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Balancing revenue of every Virtual Lead Party secondary BM unit (V__) per settlement period,
+    from the canonical run of the date.
+
+    BM cashflow CB = sum over the unit's BO4 pairs of bid + offer cashflow (+ = paid to the party);
+    non-delivery charge CND = BP7 3 (+ = paid by the party); net balancing revenue = CB - CND; with
+    accepted offer and bid volumes, metered (delivered) volume, balancing services volume and the
+    delivery ratio metered / balancing services volume. Supplier units (2__, C__) and T_, E_, I_
+    units are never VLP units.
+    """
+    dates, rows = refresh(context, warehouse, VLP_REVENUE_PERIOD, sql.vlp_revenue_period)
+    totals = _totals(warehouse, "vlp_revenue_period", dates,
+                     "COUNT(DISTINCT bm_unit_id) AS vlp_units, SUM(bm_cashflow_gbp) AS bm_cashflow_gbp, "
+                     "SUM(non_delivery_charge_gbp) AS non_delivery_charge_gbp, "
+                     "SUM(net_balancing_revenue_gbp) AS net_balancing_revenue_gbp")  # fmt: skip
+    return dg.MaterializeResult(metadata={**row_count_metadata(dates, rows), **totals})
+
+
+@derived_asset(VLP_REVENUE_DAILY, [dg.AssetDep("vlp_revenue_period")], "marts")
+def vlp_revenue_daily(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """vlp_revenue_period summed per VLP unit and settlement date (delivery ratio of the day's
+    sums, and the number of periods with an accepted bid or offer)."""
+    dates, rows = refresh(context, warehouse, VLP_REVENUE_DAILY, sql.vlp_revenue_daily)
+    top = warehouse.query(
+        f"SELECT bm_unit_id, lead_party_id, SUM(net_balancing_revenue_gbp) AS net FROM {SCHEMA}.vlp_revenue_daily "
+        f"WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
+        f"GROUP BY bm_unit_id, lead_party_id ORDER BY net DESC LIMIT 10"
+    ).to_pylist()
+    return dg.MaterializeResult(metadata={
+        **row_count_metadata(dates, rows),
+        "top_units": dg.MetadataValue.md("| unit | party | net balancing revenue GBP |\n|---|---|---|\n"
+                                         + "\n".join(f"| {r['bm_unit_id']} | {r['lead_party_id']} | {r['net']:,.2f} |" for r in top)),
+    })  # fmt: skip
+
+
+@derived_asset(VLP_PARTY_DAILY, [dg.AssetDep("settlement_canonical"),
+                                 dg.AssetDep("party_period", partition_mapping=date_mapping())], "marts")  # fmt: skip
+def vlp_party_daily(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    """Each Virtual Lead Party's settlement position for a day: every party that leads at least
+    one V__ unit on the date, with its PPC items of the canonical run summed over the day (BM unit
+    cashflow, + = credit; non-delivery charge, + = debit; energy imbalance cashflow, + = debit;
+    RCRC, + = credit) and net settlement position = BM cashflow - non-delivery charge - energy
+    imbalance cashflow + RCRC (+ = the party is paid)."""
+    dates, rows = refresh(context, warehouse, VLP_PARTY_DAILY, sql.vlp_party_daily)
+    totals = _totals(warehouse, "vlp_party_daily", dates,
+                     "COUNT(DISTINCT party_id) AS vlp_parties, SUM(net_settlement_position_gbp) AS net_settlement_position_gbp")
+    return dg.MaterializeResult(metadata={**row_count_metadata(dates, rows), **totals})
+
+
+class ClassificationConfig(dg.Config):
+    """Thresholds of the self-balancing classification (every one is recorded on every row)."""
+
+    window_days: int = Field(default=DEFAULT_WINDOW, description="dates in the window, ending on the partition's date")
+    min_activity_mwh: float = Field(default=1.0, description="below this A_tot in the window a unit is inactive")
+    so_directed_min_share: float = Field(default=0.5, description="so_directed if so_share >= this")
+    self_dispatched_max_so_share: float = Field(default=0.1, description="self_dispatched if so_share <= this ...")
+    self_dispatched_max_dev_share: float = Field(default=0.2, description="... and dev_share <= this")
+    imbalance_exposed_min_dev_share: float = Field(default=0.2, description="imbalance_exposed if dev_share > this")
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(**self.model_dump())
+
+
+@derived_asset(
+    UNIT_CLASSIFICATION,
+    # the window reaches back over the previous 29 dates (the default window; a longer configured
+    # window still reads its dates, but automation re-runs a date only within this reach)
+    [dg.AssetDep("settlement_canonical", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_WINDOW - 1)))],
+    "marts",
+)
+def unit_classification(
+    context: dg.AssetExecutionContext, config: ClassificationConfig, warehouse: Warehouse, reports: ReportStore
+) -> dg.MaterializeResult:
+    """How each non-supplier BM unit balanced over a rolling window (default 30 days) ending on the
+    partition's date, from the canonical run of each date.
+
+    A_self = sum |FPN|, A_so = sum |QBS| (BP7 5), A_dev = sum |QM - FPN - QBS|; so_share and
+    dev_share of their total; classes in order: inactive (A_tot under the minimum activity),
+    so_directed (so_share >= 0.5), self_dispatched (so_share <= 0.1 and dev_share <= 0.2),
+    imbalance_exposed (dev_share > 0.2), else mixed. Thresholds are run config and are recorded on
+    every row. Metadata: the market structure of the last date, weighted by MWh, never row counts.
+    """
+    thresholds = config.thresholds()
+    dates = dates_of(context)
+    rows = warehouse.replace_dates("unit_classification", dates[0], dates[-1], sql.unit_classification(dates, thresholds))
+    last = dates[-1]
+    units = warehouse.query(f"SELECT class, a_tot_mwh FROM {SCHEMA}.unit_classification "
+                            f"WHERE settlement_date = {sql.date_literal(last)}").to_pylist()  # fmt: skip
+    shares = market_structure((u["class"], u["a_tot_mwh"]) for u in units)
+    table = "| class | MWh | share | units |\n|---|---|---|---|\n" + "\n".join(
+        f"| {s['class']} | {s['mwh']:,.1f} | {s['share']:.2%} | {s['units']} |" for s in shares)
+    metadata: dict = {**row_count_metadata(dates, rows), "thresholds": dg.MetadataValue.json(thresholds.as_dict()),
+                      "market_structure": dg.MetadataValue.md(f"Window of {thresholds.window_days} days ending {last}, "
+                                                              f"weighted by MWh:\n\n{table}")}  # fmt: skip
+    if units:
+        png = market_structure_png(shares, f"Market structure, {thresholds.window_days} days to {last} (MWh-weighted)")
+        path = reports.save(f"market_structure_{last}.png", png)
+        metadata["market_structure_plot"] = dg.MetadataValue.md(f"![market structure](data:image/png;base64,{base64.b64encode(png).decode()})")
+        metadata["market_structure_png"] = dg.MetadataValue.path(str(path.resolve()))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+ASSETS = [vlp_revenue_period, vlp_revenue_daily, vlp_party_daily, unit_classification]
