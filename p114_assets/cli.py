@@ -152,21 +152,29 @@ def _print_summary(summary, warehouse_location: str) -> None:
         err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
 
 
-def run_materialize(source: Path, warehouse_path: Path, start=None, end=None):
-    from p114_assets.local_runner import materialize_folder, planned_runs
-    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str):
+    from p114_assets.local_runner import materialize_partitions, planned_runs
 
-    runs = planned_runs(source, start, end)
-    if not runs:
-        _fail("materialize", f"no S0142 files in {source}" + (f" between {start} and {end}" if start or end else ""))
-    warehouse = DuckDBWarehouse(path=str(warehouse_path))
     with _progress() as progress:
-        task = progress.add_task("materializing", total=runs, detail="")
+        task = progress.add_task("materializing", total=planned_runs(partitions, chunk_size), detail="")
 
         def advance(label, ok):
             progress.update(task, advance=1, detail=f"{label} {'ok' if ok else 'FAILED'}")
 
-        summary = materialize_folder(source, warehouse, start, end, on_partition=advance)
+        return materialize_partitions(partitions, resources, chunk_size, advance, launched_by)
+
+
+def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, chunk_size: int | None = None):
+    from p114_assets.defs.partitions import BACKFILL_CHUNK
+    from p114_assets.local_runner import folder_partitions, folder_resources
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    partitions = folder_partitions(source, start, end)
+    if not partitions:
+        _fail("materialize", f"no S0142 files in {source}" + (f" between {start} and {end}" if start or end else ""))
+    warehouse = DuckDBWarehouse(path=str(warehouse_path))
+    summary = _run_with_progress(partitions, folder_resources(source, warehouse), chunk_size or BACKFILL_CHUNK,
+                                 "p114 materialize")  # fmt: skip
     _print_summary(summary, warehouse.location())
     return summary, warehouse
 
@@ -176,9 +184,10 @@ def run_materialize(source: Path, warehouse_path: Path, start=None, end=None):
 @click.option("--warehouse", "warehouse_path", default="data/p114.duckdb", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--start", callback=_date, help="only settlement dates from this one")
 @click.option("--end", callback=_date, help="only settlement dates up to this one")
-def materialize(source, warehouse_path, start, end):
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="partitions per run (default 7, as backfills)")
+def materialize(source, warehouse_path, start, end, chunk_size):
     """Materialize every asset, in-process, for the files found in a folder, into a DuckDB file."""
-    summary, _ = run_materialize(source, warehouse_path, start, end)
+    summary, _ = run_materialize(source, warehouse_path, start, end, chunk_size)
     if not summary.ok:
         sys.exit(1)
 
@@ -244,7 +253,8 @@ def status(start, end, warehouse_path, as_of):
     """Coverage: which (date, run type) partitions are loaded, missing, failed a check, or not due.
 
     Loaded runs come from the warehouse; failed checks from the Dagster instance of DAGSTER_HOME (when
-    set); what is due from the settlement calendar. Ranges over two months print a monthly summary.
+    set); what is due from the settlement calendar (nominal offsets, or actual dates from the file
+    named by P114_CALENDAR_CSV). Ranges over two months print a monthly summary.
     """
     import os
 
@@ -276,8 +286,14 @@ def status(start, end, warehouse_path, as_of):
                 failed.add((dt.date.fromisoformat(day), run))
     else:
         err.print("[dim]DAGSTER_HOME is not set: check results are not shown[/dim]")
+    from p114_assets.core.calendar import CalendarError, calendar_from_env
+
+    try:
+        calendar = calendar_from_env()
+    except CalendarError as exc:
+        _fail("status", str(exc), 2)
     dates = dates_between(start, end)
-    grid = coverage_grid(dates, present, failed, today)
+    grid = coverage_grid(dates, present, failed, today, calendar=calendar)
     if len(dates) <= 62:
         table = Table(title=f"coverage {start} .. {end} (as of {today})", caption=LEGEND)
         table.add_column("date", no_wrap=True)
@@ -309,6 +325,124 @@ def status(start, end, warehouse_path, as_of):
     for run in RUN_TYPES:
         summary.add_row(run, *[f"{counts.get(run, {}).get(state, 0):,}" for state in STATES])
     out.print(summary)
+
+
+@main.command()
+@click.option("--published-from", "first", required=True, callback=_date, help="first publication date to list")
+@click.option("--published-to", "last", callback=_date, help="last publication date (default: --published-from)")
+@click.option("--dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder for the files")
+@click.option("--run-types", help="only these run types, e.g. SF,RF (default: all)")
+def fetch(first, last, dest, run_types):
+    """Download S0142 files from the Elexon Portal by publication date.
+
+    The scripting key is read from ELEXON_PORTAL_KEY and never printed; P114_PORTAL_URL overrides the
+    Portal address. Files already in DEST with a complete body are skipped. Exit 1 if any failed.
+    """
+    from p114_assets.core.coverage import dates_between
+    from p114_assets.core.portal import KeyRefused, PortalError, client_from_env
+    from p114_assets.core.s0142.layout import FileName
+
+    last = last or first
+    if last < first:
+        _fail("fetch", f"--published-to {last} is before --published-from {first}", 2)
+    try:
+        wanted = set(parse_run_types(run_types)) if run_types else None
+    except ValueError as exc:
+        _fail("fetch", str(exc), 2)
+    try:
+        portal = client_from_env()
+    except KeyRefused as exc:
+        _fail("fetch", str(exc), 2)
+    files, total, skipped, failed = [], 0, 0, []
+    with portal, _progress() as progress:
+        days = dates_between(first, last)
+        task = progress.add_task("listing", total=len(days), detail="")
+        try:
+            for day in days:
+                listed = portal.list(day)
+                files += [n for n in sorted(listed) if wanted is None or FileName.parse(n).run_type in wanted]
+                progress.update(task, advance=1, detail=f"{day}: {len(listed)} files")
+        except KeyRefused as exc:
+            _fail("fetch", str(exc))
+        except PortalError as exc:
+            _fail("fetch", str(exc))
+        task = progress.add_task("downloading", total=len(files), detail="")
+        for name in files:
+            try:
+                got = portal.download(name, dest)
+                total += got.bytes if got.downloaded else 0
+                skipped += not got.downloaded
+            except KeyRefused as exc:
+                _fail("fetch", str(exc))
+            except PortalError as exc:
+                failed.append(str(exc))
+            progress.update(task, advance=1, detail=name)
+    out.print(f"{len(files)} files listed; {len(files) - skipped - len(failed)} downloaded ({total / 1e6:,.1f} MB), "
+              f"{skipped} already present, {len(failed)} failed -> {dest}")  # fmt: skip
+    for message in failed:
+        err.print(f"[red]failed[/red] {message}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("plan-backfill")
+@click.option("--start", required=True, callback=_date, help="first settlement date")
+@click.option("--end", required=True, callback=_date, help="last settlement date")
+@click.option("--as-of", callback=_date, help="plan as of this date (default: today)")
+@click.option("--launch", "url", help="launch it as a Dagster asset backfill on the webserver at this URL")
+@click.option("--local", is_flag=True, help="materialize it here, in-process, in chunks (resources from the environment)")
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="partitions per run (default 7)")
+def plan_backfill(start, end, as_of, url, local, chunk_size):
+    """Plan a best-available-run backfill: for each settlement date, the most mature run that
+    should exist as of a date (RF for old enough dates, then R3, R2, R1, SF, II), by the settlement
+    calendar (P114_CALENDAR_CSV overrides the nominal offsets). Prints a summary by run type;
+    --launch starts an asset backfill of exactly those partitions on a running Dagster webserver,
+    --local materializes them in-process in chunks (a failed chunk does not stop the others)."""
+    from p114_assets.core.backfill import best_available_plan, summary
+    from p114_assets.core.calendar import CalendarError, calendar_from_env
+    from p114_assets.defs.partitions import BACKFILL_CHUNK, partition_key
+
+    if end < start:
+        _fail("plan-backfill", f"--end {end} is before --start {start}", 2)
+    if url and local:
+        _fail("plan-backfill", "choose --launch or --local, not both", 2)
+    try:
+        calendar = calendar_from_env()
+    except CalendarError as exc:
+        _fail("plan-backfill", str(exc), 2)
+    as_of = as_of or dt.date.today()
+    plan = best_available_plan(start, end, as_of, calendar)
+    table = Table(title=f"best available runs for {start} .. {end} as of {as_of}")
+    for column in ("run type", "dates", "first", "last"):
+        table.add_column(column, justify="right" if column == "dates" else "left")
+    for run, count, first, last in summary(plan):
+        table.add_row(run, f"{count:,}", str(first), str(last))
+    out.print(table)
+    partitions = [(day, run) for day, run in plan.items() if run]
+    chunk_size = chunk_size or BACKFILL_CHUNK
+    if url:
+        from p114_assets.launcher import LaunchError, launch_backfill
+        from p114_assets.local_runner import RAW_KEYS
+
+        try:
+            backfill = launch_backfill(url, [k.to_user_string() for k in RAW_KEYS], [str(partition_key(*p)) for p in partitions],
+                                       title=f"p114 best available runs {start}..{end} as of {as_of}",
+                                       tags={"p114/plan": "best-available", "p114/as_of": as_of.isoformat()})  # fmt: skip
+        except LaunchError as exc:
+            _fail("plan-backfill", str(exc))
+        out.print(f"launched backfill {backfill}: {len(partitions):,} partitions of {len(RAW_KEYS)} assets on {url}")
+    elif local:
+        from p114_assets.defs.resources import resources_from_env
+
+        result = _run_with_progress(partitions, resources_from_env(), chunk_size, "p114 plan-backfill")
+        _print_summary(result, result_location(result))
+        if not result.ok:
+            sys.exit(1)
+
+
+def result_location(_result) -> str:
+    from p114_assets.defs.resources import warehouse_from_env
+
+    return warehouse_from_env().location()
 
 
 @main.command()

@@ -1,12 +1,13 @@
-"""Materialize the asset graph in-process for the S0142 files in a folder: what `p114 materialize`,
-`p114 demo` and the benchmarks run.
+"""Materialize the asset graph in-process: what `p114 materialize`, `p114 demo`,
+`p114 plan-backfill --local` and the benchmarks run.
 
-Each (date, run type) is its own Dagster run with its checks, as a backfill would make it; then the
-daily derived assets (canonical settlement, reconciliation, ...) run with their checks over each
-stretch of consecutive dates, a month per run, skipping dates with a failed partition (nothing is
-built from a partition that failed to load or failed a blocking check). Runs are recorded in the
-Dagster instance of DAGSTER_HOME when that is set (so `make dev` shows the history), else in a
-throwaway one."""
+Raw partitions run in chunks, each a range of consecutive dates of one run type (the shape a
+backfill gives them), with their checks; a chunk that fails is re-run one partition at a time, so
+one bad file costs only its own partition. Then the daily derived assets run with their checks
+over each stretch of consecutive dates, a month per run, skipping dates with a failed partition
+(nothing is built from a partition that failed to load or failed a blocking check). Runs are
+recorded in the Dagster instance of DAGSTER_HOME when that is set (so `make dev` shows the history),
+else in a throwaway one."""
 
 from __future__ import annotations
 
@@ -20,19 +21,22 @@ from pathlib import Path
 
 import dagster as dg
 
+from p114_assets.core.backfill import Partition, chunk_partitions
 from p114_assets.core.s0142.files import scan_folder
+from p114_assets.core.s0142.layout import RAW_TABLES
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
-from p114_assets.defs.partitions import DERIVED_CHUNK, partition_key, settlement_date_partitions
-from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
 from p114_assets.defs.marts.resources import ReportStore
+from p114_assets.defs.partitions import BACKFILL_CHUNK, DERIVED_CHUNK, partition_key, settlement_date_partitions
+from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import TABLES
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 RAW_KEYS = [s0142_file.key, *[spec.key for spec in RAW_SPECS]]
 DERIVED_KEYS = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions]
+OnRun = Callable[[str, bool], None]
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class CheckFailure:
 
 @dataclass
 class RunSummary:
-    partitions: list[tuple[dt.date, str]] = field(default_factory=list)
+    partitions: list[Partition] = field(default_factory=list)
     failures: dict[tuple[dt.date, str], str] = field(default_factory=dict)
     check_failures: list[CheckFailure] = field(default_factory=list)
     derived_dates: list[dt.date] = field(default_factory=list)
@@ -92,79 +96,102 @@ def _check_failures(result: dg.ExecuteInProcessResult) -> list[CheckFailure]:
     ]
 
 
-def _stretches(dates: list[dt.date], chunk: int) -> list[list[dt.date]]:
-    """Consecutive dates in runs of at most `chunk`."""
-    out: list[list[dt.date]] = []
-    for day in sorted(dates):
-        if out and day == out[-1][-1] + dt.timedelta(days=1) and len(out[-1]) < chunk:
-            out[-1].append(day)
-        else:
-            out.append([day])
-    return out
+def folder_resources(folder: str | Path, warehouse: Warehouse, landing: str | Path | None = None) -> dict:
+    """Every resource of the code location on local folders: files from `folder` (landed in
+    `landing`, by default the folder itself), the given warehouse, plots in a `reports` folder
+    beside a DuckDB file (else under the landing folder)."""
+    base = Path(warehouse.path).parent if isinstance(warehouse, DuckDBWarehouse) else Path(landing or folder)
+    return {"source": FolderSource(path=str(folder)), "landing": LandingZone(path=str(landing or folder)),
+            "warehouse": warehouse, "reports": ReportStore(path=str(base / "reports"))}  # fmt: skip
 
 
-def materialize_folder(
-    source_dir: str | Path,
-    warehouse: Warehouse,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
-    on_partition: Callable[[str, bool], None] | None = None,
-) -> RunSummary:
-    """Materialize every asset for the partitions of the files in `source_dir` (optionally only
-    settlement dates in [start, end]). Files stay where they are (the folder is the landing zone).
-    `on_partition(label, ok)` is called after each run."""
-    found = [k for k in scan_folder(source_dir) if (start is None or k[0] >= start) and (end is None or k[0] <= end)]
+def _stretches(dates: list[dt.date], size: int) -> list[list[dt.date]]:
+    """Consecutive dates in runs of at most `size`."""
+    return [[day for day, _ in chunk] for chunk in chunk_partitions([(d, "II") for d in dates], size)]
+
+
+def _run(selection: list[dg.AssetKey], keys: list[str], resources: dict, instance, launched_by: str) -> dg.ExecuteInProcessResult:
+    """One in-process run of `selection` over one partition key, or a range from the first to the last."""
+    tags = {"p114/launched_by": launched_by}
+    if len(keys) > 1:
+        tags |= {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
+    return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=selection, partition_key=keys[0] if len(keys) == 1 else None,
+                          resources=resources, instance=instance, run_config=QUIET, raise_on_error=False, tags=tags)  # fmt: skip
+
+
+def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInProcessResult) -> None:
+    summary.check_failures += _check_failures(result)
+    if result.success:
+        summary.partitions += chunk
+    else:
+        for key in chunk:
+            summary.failures[key] = root_causes(result) or "a blocking check failed"
+
+
+def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
+                           on_run: OnRun | None = None, launched_by: str = "p114 materialize") -> RunSummary:  # fmt: skip
+    """Materialize the raw assets of these partitions in chunked runs, then the derived daily
+    assets of every date whose partitions all loaded and passed their blocking checks."""
     summary = RunSummary()
-    if not found:
-        return summary
     started = time.perf_counter()
-    resources = {"source": FolderSource(path=str(source_dir)), "landing": LandingZone(path=str(source_dir)),
-                 "warehouse": warehouse, "reports": ReportStore(path=str(Path(warehouse.location().removeprefix("duckdb:")).parent / "reports"))}  # fmt: skip
-    everything = [*ASSETS, *ASSET_CHECKS]
     with dagster_instance() as instance:
-        for key in found:
-            label = f"{key[0]} {key[1]}"
-            result = dg.materialize(everything, selection=RAW_KEYS, partition_key=partition_key(*key), resources=resources,
-                                    instance=instance, run_config=QUIET, raise_on_error=False,
-                                    tags={"p114/launched_by": "p114 materialize"})  # fmt: skip
-            summary.check_failures += _check_failures(result)
-            if result.success:
-                summary.partitions.append(key)
-            else:
-                summary.failures[key] = root_causes(result) or "a blocking check failed"
-            if on_partition:
-                on_partition(label, result.success)
+        for chunk in chunk_partitions(partitions, chunk_size):
+            keys = [str(partition_key(*key)) for key in chunk]
+            label = f"{chunk[0][0]}{'..' + str(chunk[-1][0]) if len(chunk) > 1 else ''} {chunk[0][1]}"
+            result = _run(RAW_KEYS, keys, resources, instance, launched_by)
+            if result.success or len(chunk) == 1:
+                _record(summary, chunk, result)
+                if on_run:
+                    on_run(label, result.success)
+                continue
+            if on_run:
+                on_run(f"{label}: a partition failed, retrying one at a time", False)
+            for key, key_str in zip(chunk, keys):
+                single = _run(RAW_KEYS, [key_str], resources, instance, launched_by)
+                _record(summary, [key], single)
+                if on_run:
+                    on_run(f"{key[0]} {key[1]}", single.success)
 
-        bad_dates = {d for d, _ in summary.failures}
-        summary.skipped_dates = sorted(bad_dates)
-        good_dates = sorted({d for d, _ in summary.partitions} - bad_dates)
+        summary.skipped_dates = sorted({d for d, _ in summary.failures})
+        good_dates = sorted({d for d, _ in summary.partitions} - set(summary.skipped_dates))
         for stretch in _stretches(good_dates, DERIVED_CHUNK):
-            first, last = stretch[0].isoformat(), stretch[-1].isoformat()
-            result = dg.materialize(everything, selection=DERIVED_KEYS, resources=resources, instance=instance,
-                                    run_config=QUIET, raise_on_error=False,
-                                    tags={"dagster/asset_partition_range_start": first,
-                                          "dagster/asset_partition_range_end": last,
-                                          "p114/launched_by": "p114 materialize"})  # fmt: skip
+            keys = [d.isoformat() for d in stretch]
+            result = _run(DERIVED_KEYS, keys, resources, instance, launched_by)
             summary.check_failures += _check_failures(result)
             if result.success:
                 summary.derived_dates += stretch
             else:
                 for day in stretch:
                     summary.failures[(day, "daily")] = root_causes(result) or "a blocking check failed"
-            if on_partition:
-                on_partition(f"{first}..{last} daily", result.success)
-    summary.rows = table_rows(warehouse, summary.partitions, summary.derived_dates)
+            if on_run:
+                on_run(f"{keys[0]}..{keys[-1]} daily", result.success)
+    summary.rows = table_rows(resources["warehouse"], summary.partitions, summary.derived_dates)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def planned_runs(source_dir: str | Path, start: dt.date | None, end: dt.date | None) -> int:
-    """How many runs materialize_folder will make (for a progress bar)."""
-    found = [k for k in scan_folder(source_dir) if (start is None or k[0] >= start) and (end is None or k[0] <= end)]
-    return len(found) + len(_stretches(sorted({d for d, _ in found}), DERIVED_CHUNK))
+def folder_partitions(source_dir: str | Path, start: dt.date | None = None, end: dt.date | None = None) -> list[Partition]:
+    """The (date, run type) of the newest file of each partition in a folder, within [start, end]."""
+    return [k for k in scan_folder(source_dir) if (start is None or k[0] >= start) and (end is None or k[0] <= end)]
 
 
-def table_rows(warehouse: Warehouse, partitions: list[tuple[dt.date, str]], dates: list[dt.date]) -> dict[str, int]:
+def materialize_folder(source_dir: str | Path, warehouse: Warehouse, start: dt.date | None = None,
+                       end: dt.date | None = None, on_run: OnRun | None = None,
+                       chunk_size: int = BACKFILL_CHUNK) -> RunSummary:  # fmt: skip
+    """Materialize every asset for the partitions of the files in `source_dir` (optionally only
+    settlement dates in [start, end]). Files stay where they are (the folder is the landing zone)."""
+    partitions = folder_partitions(source_dir, start, end)
+    if not partitions:
+        return RunSummary()
+    return materialize_partitions(partitions, folder_resources(source_dir, warehouse), chunk_size, on_run)
+
+
+def planned_runs(partitions: list[Partition], chunk_size: int = BACKFILL_CHUNK) -> int:
+    """How many runs materialize_partitions makes when nothing fails (for a progress bar)."""
+    return len(chunk_partitions(partitions, chunk_size)) + len(_stretches(sorted({d for d, _ in partitions}), DERIVED_CHUNK))
+
+
+def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt.date]) -> dict[str, int]:
     """Rows per table for the given raw partitions and derived dates, counted in the warehouse."""
     wanted, wanted_dates = set(partitions), set(dates)
     rows = {}

@@ -43,15 +43,46 @@ def free_port() -> int:
 
 
 def local_resources(folder: Path, warehouse_path: Path, landing: Path | None = None) -> dict:
-    """Every resource the code location needs, on local folders: files from `folder`, landed in
-    `landing` (default: the folder itself), a DuckDB warehouse, reports beside it."""
-    from p114_assets.defs.marts.resources import ReportStore
-    from p114_assets.defs.settlement.resources import FolderSource, LandingZone
+    """Every resource the code location needs, on local folders and a DuckDB file."""
+    from p114_assets.local_runner import folder_resources
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-    return {
-        "source": FolderSource(path=str(folder)),
-        "landing": LandingZone(path=str(landing or folder)),
-        "warehouse": DuckDBWarehouse(path=str(warehouse_path)),
-        "reports": ReportStore(path=str(Path(warehouse_path).parent / "reports")),
-    }
+    return folder_resources(folder, DuckDBWarehouse(path=str(warehouse_path)), landing)
+
+
+PORTAL_KEY = "Sk3y-ab12CD34ef"
+
+
+class FakePortal:
+    """The Elexon Portal's list and download endpoints, served by a real HTTP server on 127.0.0.1:
+    lists the files it holds by publication date (their stamp's date), serves them by name, and
+    refuses any other key with 403."""
+
+    def __init__(self, httpserver, key: str = PORTAL_KEY):
+        import json
+
+        from werkzeug import Response
+
+        self.files: dict[str, bytes] = {}
+        self.url = httpserver.url_for("/").rstrip("/")
+
+        def listing(request):
+            if request.args.get("key") != key:
+                return Response("Forbidden", status=403)
+            day = request.args.get("date", "").replace("-", "")
+            found = {n: f"{n[-18:-14]}-{n[-14:-12]}-{n[-12:-10]} 07:00:00" for n in self.files if n.split("_")[3][:8] == day}
+            return Response(json.dumps(found or []), content_type="application/json")
+
+        def download(request):
+            if request.args.get("key") != key:
+                return Response("Forbidden", status=403)
+            name = request.args.get("filename", "")
+            return Response(self.files[name]) if name in self.files else Response("Scripting Error 004", status=200)
+
+        httpserver.expect_request("/p114/list").respond_with_handler(listing)
+        httpserver.expect_request("/p114/download").respond_with_handler(download)
+
+    def publish(self, generated) -> str:
+        name = generated.file_name.name
+        self.files[name] = gzip.compress(generated.text, mtime=0)
+        return name

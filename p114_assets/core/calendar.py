@@ -7,12 +7,16 @@ Runs are published a nominal number of England and Wales working days after the 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import holidays
 
-# Nominal working-day offsets after the settlement date. DF happens only where a dispute needs it.
+# Nominal working-day offsets after the settlement date, least to most mature. DF happens only
+# where a dispute needs it.
 NOMINAL_OFFSETS: dict[str, int | None] = {
     "II": 5,
     "SF": 16,
@@ -53,3 +57,67 @@ def nominal_publication_date(settlement_date: dt.date, run_type: str) -> dt.date
     if offset is None:
         return None
     return add_working_days(settlement_date, offset)
+
+
+class CalendarError(ValueError):
+    """A calendar file that cannot be used: which file, which line, why."""
+
+
+class SettlementCalendar:
+    """When each run of a settlement date is (or was) published: the actual date where a calendar
+    file gives one, else the nominal working-day offset. DF is expected only where the file says."""
+
+    def __init__(self, actual: dict[tuple[dt.date, str], dt.date] | None = None):
+        self.actual = dict(actual or {})
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> "SettlementCalendar":
+        """A CSV with a header and the columns settlement_date, run_type, publication_date
+        (YYYY-MM-DD), for example exported from the SAA settlement calendar."""
+        path = Path(path)
+        actual: dict[tuple[dt.date, str], dt.date] = {}
+        try:
+            with path.open(newline="") as handle:
+                reader = csv.DictReader(handle)
+                missing = {"settlement_date", "run_type", "publication_date"} - set(reader.fieldnames or [])
+                if missing:
+                    raise CalendarError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}")
+                for line, row in enumerate(reader, start=2):
+                    try:
+                        day = dt.date.fromisoformat(row["settlement_date"].strip())
+                        published = dt.date.fromisoformat(row["publication_date"].strip())
+                    except ValueError:
+                        raise CalendarError(f"{path.name}, line {line}: dates must be YYYY-MM-DD") from None
+                    run = row["run_type"].strip().upper()
+                    if run not in NOMINAL_OFFSETS:
+                        raise CalendarError(f"{path.name}, line {line}: unknown run type {run!r}")
+                    if published < day:
+                        raise CalendarError(f"{path.name}, line {line}: {run} of {day} published before it ({published})")
+                    actual[(day, run)] = published
+        except OSError as exc:
+            raise CalendarError(f"cannot read calendar {path}: {exc.strerror or exc}") from None
+        return cls(actual)
+
+    def expected_publication(self, settlement_date: dt.date, run_type: str) -> dt.date | None:
+        return self.actual.get((settlement_date, run_type)) or nominal_publication_date(settlement_date, run_type)
+
+    def expected_runs(self, settlement_date: dt.date, as_of: dt.date, grace_working_days: int = 0) -> list[str]:
+        """The runs that should exist for a date by `as_of` (least to most mature)."""
+        runs = []
+        for run in NOMINAL_OFFSETS:
+            published = self.expected_publication(settlement_date, run)
+            if published is not None and add_working_days(published, grace_working_days) <= as_of:
+                runs.append(run)
+        return runs
+
+    def best_available_run(self, settlement_date: dt.date, as_of: dt.date) -> str | None:
+        """The most mature run that should exist for a date by `as_of` (None: not even II yet)."""
+        runs = self.expected_runs(settlement_date, as_of)
+        return runs[-1] if runs else None
+
+
+def calendar_from_env(env: dict | None = None) -> SettlementCalendar:
+    """The calendar file named by P114_CALENDAR_CSV, or nominal offsets alone."""
+    env = os.environ if env is None else env
+    path = env.get("P114_CALENDAR_CSV")
+    return SettlementCalendar.from_csv(path) if path else SettlementCalendar()

@@ -9,17 +9,19 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-from p114_assets.core.calendar import add_working_days, nominal_publication_date
+from p114_assets.core.calendar import SettlementCalendar, add_working_days
 from p114_assets.core.settlement import RUN_TYPES
 
 State = Literal["present", "check_failed", "missing", "not_due"]
 STATES: tuple[State, ...] = ("present", "check_failed", "missing", "not_due")
 
 
-def is_due(settlement_date: dt.date, run_type: str, today: dt.date, grace_working_days: int = 0) -> bool:
-    """Whether a run should have been published by `today` (plus a grace of working days).
-    DF exists only where a dispute needs it, so it is never due."""
-    published = nominal_publication_date(settlement_date, run_type)
+def is_due(settlement_date: dt.date, run_type: str, today: dt.date, grace_working_days: int = 0,
+           calendar: SettlementCalendar | None = None) -> bool:  # fmt: skip
+    """Whether a run should have been published by `today` (plus a grace of working days), by the
+    calendar (actual dates where known, else nominal offsets). DF is due only where the calendar
+    says it was published."""
+    published = (calendar or SettlementCalendar()).expected_publication(settlement_date, run_type)
     if published is None:
         return False
     return add_working_days(published, grace_working_days) <= today
@@ -36,6 +38,7 @@ def coverage_grid(
     today: dt.date,
     run_types: Iterable[str] = RUN_TYPES,
     grace_working_days: int = 0,
+    calendar: SettlementCalendar | None = None,
 ) -> dict[tuple[dt.date, str], State]:
     grid: dict[tuple[dt.date, str], State] = {}
     for day in dates:
@@ -45,7 +48,7 @@ def coverage_grid(
                 grid[key] = "check_failed"
             elif key in present:
                 grid[key] = "present"
-            elif is_due(day, run, today, grace_working_days):
+            elif is_due(day, run, today, grace_working_days, calendar):
                 grid[key] = "missing"
             else:
                 grid[key] = "not_due"

@@ -1,7 +1,9 @@
 """Resources, chosen in one place by one environment switch: P114_WAREHOUSE (duckdb by default).
 
-Paths default under P114_DATA_DIR (./data). Which files are loaded is chosen by P114_SOURCE:
-`folder` (default: S0142 files already in P114_INCOMING_DIR) or `generator` (synthetic files).
+Paths default under P114_DATA_DIR (./data). Where files come from is chosen by P114_SOURCE:
+`portal` (the Elexon Portal; the default with BigQuery, i.e. in production), `folder` (S0142 files
+already in P114_INCOMING_DIR; the default locally) or `generator` (synthetic files, for demos).
+The Portal scripting key is read from ELEXON_PORTAL_KEY through dg.EnvVar, never stored.
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import os
 from pathlib import Path
 
 from p114_assets.defs.marts.resources import ReportStore
-from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, S0142Source
+import dagster as dg
+
+from p114_assets.core.portal import DEFAULT_URL
+from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, PortalSource, S0142Source
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
 WAREHOUSES = ("duckdb",)
-SOURCES = ("folder", "generator")
+SOURCES = ("portal", "folder", "generator")
 
 
 def data_dir() -> Path:
@@ -33,8 +38,10 @@ def warehouse_from_env() -> Warehouse:
 
 
 def source_from_env() -> S0142Source:
-    kind = os.getenv("P114_SOURCE", "folder").lower()
+    production = os.getenv("P114_WAREHOUSE", "duckdb").lower() == "bigquery"
+    kind = os.getenv("P114_SOURCE", "portal" if production else "folder").lower()
     builders = {
+        "portal": lambda: PortalSource(key=dg.EnvVar("ELEXON_PORTAL_KEY"), base_url=os.getenv("P114_PORTAL_URL", DEFAULT_URL)),
         "folder": lambda: FolderSource(path=os.getenv("P114_INCOMING_DIR", str(data_dir() / "incoming"))),
         "generator": lambda: GeneratorSource(
             units=int(os.getenv("P114_GENERATOR_UNITS", "400")), seed=int(os.getenv("P114_GENERATOR_SEED", "0"))

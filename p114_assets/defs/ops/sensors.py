@@ -7,6 +7,11 @@ import os
 import dagster as dg
 
 from p114_assets.core.alerts import Alert, deliver, sinks_from_env
+from p114_assets.core.portal import PortalError, client_from_env
+from p114_assets.core.s0142.layout import FileName
+from p114_assets.defs.partitions import partition_key
+from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
+from p114_assets.core.calendar import calendar_from_env
 from p114_assets.core.coverage import coverage_grid, dates_between, incomplete
 from p114_assets.defs.ops.check_history import new_check_failures
 from p114_assets.defs.marts.checks import CHECKS as MART_CHECKS
@@ -37,7 +42,7 @@ def collect_alerts(instance: dg.DagsterInstance, state: dict, today: dt.date) ->
     }
     first = today - dt.timedelta(days=lookback)
     grid = coverage_grid(dates_between(first, today - dt.timedelta(days=1)), loaded, set(), today,
-                         grace_working_days=alert_grace_working_days())  # fmt: skip
+                         grace_working_days=alert_grace_working_days(), calendar=calendar_from_env())  # fmt: skip
     alerted_days = {k for k in state.get("days", []) if k >= first.isoformat()}
     for day, run in incomplete(grid):
         key = f"{day.isoformat()}|{run}"
@@ -66,4 +71,71 @@ def p114_alerts(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     return dg.SkipReason(f"{len(alerts)} alert(s) sent" + (f"; {len(problems)} delivery failure(s)" if problems else ""))
 
 
-SENSORS = [p114_alerts]
+def portal_lookback_days() -> int:
+    return int(os.getenv("P114_PORTAL_LOOKBACK_DAYS", "5"))
+
+
+def _loaded_file(instance: dg.DagsterInstance, key: str) -> str | None:
+    """The file name the latest materialization of an s0142_file partition recorded."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=s0142_file.key, asset_partitions=[key]), limit=1).records
+    if not records:
+        return None
+    value = records[0].asset_materialization.metadata.get("file_name")
+    return value.value if value is not None else ""
+
+
+def portal_run_requests(instance: dg.DagsterInstance, listed: dict[str, str], seen: set[str]) -> list[dg.RunRequest]:
+    """A run for every listed file not requested before whose partition is not loaded, or was
+    loaded from an earlier stamp (a re-publication of the same run)."""
+    requests = []
+    for name in sorted(listed):
+        if name in seen:
+            continue
+        parts = FileName.parse(name)
+        key = partition_key(parts.settlement_date, parts.run_type)
+        loaded = _loaded_file(instance, str(key))
+        loaded_parts = FileName.parse(loaded) if loaded else None
+        if loaded_parts is not None and loaded_parts.stamp >= parts.stamp:
+            continue
+        requests.append(dg.RunRequest(run_key=name, partition_key=key, tags={"p114/portal_file": name}))
+    return requests
+
+
+@dg.sensor(
+    name="p114_portal",
+    target=dg.AssetSelection.assets(s0142_file.key, *[spec.key for spec in RAW_SPECS]),
+    minimum_interval_seconds=int(os.getenv("P114_PORTAL_POLL_SECONDS", "900")),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Polls the Elexon Portal list for the last few publication dates (P114_PORTAL_LOOKBACK_DAYS, "
+    "default 5) and requests runs for the (date, run type) partitions that appeared and are not loaded, or were "
+    "re-published with a later stamp. Each file is requested once. Does nothing, and says so, without "
+    "ELEXON_PORTAL_KEY.",
+)
+def p114_portal(context: dg.SensorEvaluationContext):
+    if not os.getenv("ELEXON_PORTAL_KEY"):
+        message = "ELEXON_PORTAL_KEY is not set: the Portal sensor is idle (set it to pick up new S0142 files)"
+        if context.cursor != "idle":
+            context.log.info(message)
+            context.update_cursor("idle")
+        return dg.SkipReason(message)
+    state = json.loads(context.cursor) if context.cursor and context.cursor != "idle" else {}
+    today = dt.date.today()
+    days = [today - dt.timedelta(days=i) for i in range(portal_lookback_days())]
+    listed: dict[str, str] = {}
+    try:
+        with client_from_env() as portal:
+            for day in days:
+                listed.update(portal.list(day))
+    except PortalError as exc:  # never holds the key
+        return dg.SkipReason(f"Portal list failed: {exc}")
+    seen = set(state.get("requested", []))
+    requests = portal_run_requests(context.instance, listed, seen)
+    # remember what was listed in the lookback, so a file is considered once
+    keep = {n for n in seen | set(listed) if (FileName.parse(n).stamp[:8] >= f"{min(days):%Y%m%d}")}
+    context.update_cursor(json.dumps({"requested": sorted(keep)}))
+    if not requests:
+        return dg.SkipReason(f"{len(listed)} files listed for {min(days)}..{max(days)}; nothing new to load")
+    return requests
+
+
+SENSORS = [p114_alerts, p114_portal]

@@ -11,8 +11,11 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from p114_assets.core.calendar import add_working_days, calendar_from_env, is_working_day
+from p114_assets.core.portal import DEFAULT_URL, KeyRefused, PortalClient, PortalError
 from p114_assets.core.s0142.files import latest_file
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.s0142.layout import FileName
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -106,3 +109,53 @@ class GeneratorSource(S0142Source):
     def fetch(self, settlement_date: dt.date, run_type: str, staging: Path) -> Path:
         generated = generate_file(_market(self.units, self.seed), settlement_date, run_type)
         return generated.write(staging)
+
+
+class PortalSource(S0142Source):
+    """The Elexon Portal (production). The Portal lists files by publication date, so a
+    partition's file is found by listing the publication dates around the one the settlement
+    calendar expects, and the latest stamp wins (a run can be published twice)."""
+
+    key: str = Field(description="Portal scripting key; configure as dg.EnvVar('ELEXON_PORTAL_KEY'), never a literal")
+    base_url: str = Field(default=DEFAULT_URL, description="scheme and host; the client appends /p114/list and /p114/download")
+    timeout_seconds: float = Field(default=60.0, description="timeout of each request")
+    max_tries: int = Field(default=5, description="tries per request for transient failures (429, 5xx, timeouts, cut-off bodies)")
+    search_before_working_days: int = Field(default=3, description="publication dates listed before the expected one")
+    search_after_working_days: int = Field(default=10, description="publication dates listed after the expected one")
+
+    def describe(self) -> str:
+        return f"Elexon Portal {self.base_url}"
+
+    def client(self) -> PortalClient:
+        return PortalClient(self.key, self.base_url, timeout=self.timeout_seconds, max_tries=self.max_tries)
+
+    def publication_dates(self, settlement_date: dt.date, run_type: str) -> list[dt.date]:
+        expected = calendar_from_env().expected_publication(settlement_date, run_type)
+        if expected is None:  # DF: no nominal date; look after RF
+            expected = add_working_days(calendar_from_env().expected_publication(settlement_date, "RF"), 20)
+        days, day = [expected], expected
+        for _ in range(self.search_after_working_days):
+            day = add_working_days(day, 1)
+            days.append(day)
+        day = expected
+        for _ in range(self.search_before_working_days):
+            day -= dt.timedelta(days=1)
+            while not is_working_day(day):
+                day -= dt.timedelta(days=1)
+            days.append(day)
+        return [d for d in days if d <= dt.date.today()]
+
+    def fetch(self, settlement_date: dt.date, run_type: str, staging: Path) -> Path:
+        prefix = f"S0142_{settlement_date:%Y%m%d}_{run_type}_"
+        days = self.publication_dates(settlement_date, run_type)
+        try:
+            with self.client() as portal:
+                found = [name for day in days for name in portal.list(day) if name.startswith(prefix)]
+                if not found:
+                    listed = f"{min(days)}..{max(days)}" if days else "none yet"
+                    raise dg.Failure(description=f"no S0142 file for {settlement_date} {run_type} in the Portal lists of "
+                                     f"publication dates {listed}", allow_retries=False)  # fmt: skip
+                newest = max(found, key=lambda name: FileName.parse(name).stamp)
+                return portal.download(newest, staging).path
+        except PortalError as exc:  # never holds the key
+            raise dg.Failure(description=f"{settlement_date} {run_type}: {exc}", allow_retries=not isinstance(exc, KeyRefused)) from None
