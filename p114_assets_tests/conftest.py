@@ -86,3 +86,87 @@ class FakePortal:
         name = generated.file_name.name
         self.files[name] = gzip.compress(generated.text, mtime=0)
         return name
+
+
+# ---------------------------------------------------------------------------------------------
+# A local BigQuery emulator, used with the real google-cloud-bigquery client. Its known gaps are
+# worked around here, in tests only: anonymous credentials and an api_endpoint (EmulatorBigQuery),
+# the generic upload content type, and no Storage Read API (use_storage_api=False).
+
+BQ_PROJECT = "p114-test"
+
+
+@pytest.fixture(scope="session")
+def bq_emulator(tmp_path_factory):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import google.cloud.bigquery.client as bigquery_client
+    import httpx
+    from duckdb_extensions import import_extension
+
+    import_extension("spatial")  # once, from the bundled wheel: the emulator then runs offline
+    rest, grpc = free_port(), free_port()
+    log = (tmp_path_factory.mktemp("bqemulator") / "emulator.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bqemulator", "start", "--rest-host", "127.0.0.1", "--rest-port", str(rest),
+         "--grpc-host", "127.0.0.1", "--grpc-port", str(grpc), "--project", BQ_PROJECT, "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own process group, stopped as one
+    )  # fmt: skip
+    endpoint = f"http://127.0.0.1:{rest}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            httpx.get(f"{endpoint}/bigquery/v2/projects/{BQ_PROJECT}/datasets", timeout=2)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                os.killpg(process.pid, signal.SIGKILL)
+                raise RuntimeError(f"the BigQuery emulator did not start; see {log.name}") from None
+            time.sleep(0.3)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(bigquery_client, "_GENERIC_CONTENT_TYPE", "application/octet-stream")  # the emulator rejects */*
+    try:
+        yield endpoint
+    finally:
+        patch.undo()
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+def emulator_bigquery(endpoint: str):
+    """A BigQueryResource whose client talks to the emulator (test-only)."""
+    from contextlib import contextmanager
+
+    from dagster_gcp import BigQueryResource
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
+
+    class EmulatorBigQuery(BigQueryResource):
+        endpoint: str
+
+        @contextmanager
+        def get_client(self):
+            yield bigquery.Client(project=self.project, credentials=AnonymousCredentials(),
+                                  client_options=ClientOptions(api_endpoint=self.endpoint))  # fmt: skip
+
+    return EmulatorBigQuery(project=BQ_PROJECT, endpoint=endpoint)
+
+
+@pytest.fixture
+def bq_warehouse(bq_emulator):
+    """A BigQuery warehouse on the emulator, in a dataset of its own."""
+    import uuid
+
+    from p114_assets.warehouse.bigquery import BigQueryWarehouse
+
+    return BigQueryWarehouse(bigquery=emulator_bigquery(bq_emulator), dataset=f"p114_{uuid.uuid4().hex[:8]}",
+                             use_storage_api=False)  # fmt: skip

@@ -13,13 +13,15 @@ from pathlib import Path
 
 from p114_assets.defs.marts.resources import ReportStore
 import dagster as dg
+from dagster_gcp import BigQueryResource
 
 from p114_assets.core.portal import DEFAULT_URL
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, PortalSource, S0142Source
 from p114_assets.warehouse.base import Warehouse
+from p114_assets.warehouse.bigquery import BigQueryWarehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-WAREHOUSES = ("duckdb",)
+WAREHOUSES = ("duckdb", "bigquery")
 SOURCES = ("portal", "folder", "generator")
 
 
@@ -31,6 +33,12 @@ def warehouse_from_env() -> Warehouse:
     kind = os.getenv("P114_WAREHOUSE", "duckdb").lower()
     builders = {
         "duckdb": lambda: DuckDBWarehouse(path=os.getenv("P114_DUCKDB_PATH", str(data_dir() / "p114.duckdb"))),
+        # credentials: Google application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity)
+        "bigquery": lambda: BigQueryWarehouse(
+            bigquery=BigQueryResource(project=dg.EnvVar("P114_BQ_PROJECT"), location=os.getenv("P114_BQ_LOCATION") or None),
+            dataset=os.getenv("P114_BQ_DATASET", "p114"),
+            use_storage_api=os.getenv("P114_BQ_STORAGE_API", "1") == "1",
+        ),
     }
     if kind not in builders:
         raise ValueError(f"P114_WAREHOUSE={kind!r}: expected one of {', '.join(builders)}")

@@ -251,7 +251,7 @@ def unit_classification(window_ends: list[dt.date], t: Thresholds) -> str:
     windows AS (
         SELECT e.window_start, e.window_end, d.bm_unit_id,
                COUNT(DISTINCT d.settlement_date) AS days_with_data,
-               STRING_AGG(DISTINCT d.run_type, ',' ORDER BY d.run_type) AS run_types_used,
+               STRING_AGG(DISTINCT d.run_type, ',' ORDER BY d.run_type NULLS FIRST) AS run_types_used,
                SUM(d.a_self) AS a_self, SUM(d.a_so) AS a_so, SUM(d.a_dev) AS a_dev
         FROM ends AS e
         JOIN daily AS d ON d.settlement_date BETWEEN e.window_start AND e.window_end

@@ -1,0 +1,190 @@
+"""The production warehouse: a BigQuery dataset, on dagster-gcp's BigQueryResource.
+
+- Tables are created on first use from the same definitions as DuckDB's (warehouse/tables.py),
+  partitioned by `settlement_date` (DAY) and clustered by `run_type`, `bm_unit_id` where the table
+  has them; columns a newer release defines are added, none is ever dropped.
+- A partition replace is atomic: every table's new rows are first loaded into a staging table
+  (Parquet, straight from Arrow, expiring after an hour), then one multi-statement transaction
+  deletes the partition and inserts the staged rows in every table. A failure before the swap
+  leaves the old rows untouched; a failure inside it rolls back. Date bounds are DATE literals
+  (dagster-gcp's IO manager writes timestamp strings that fail on DATE columns: dagster #13147).
+- SQL is written once, in the portable subset DuckDB runs (warehouse/sql.py), and transpiled to
+  BigQuery's dialect by sqlglot, which also points `p114.<table>` at the configured dataset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from dagster_gcp import BigQueryResource
+from google.api_core.exceptions import BadRequest, NotFound
+from google.api_core.retry import Retry
+from google.cloud import bigquery
+from pydantic import Field
+from sqlglot import exp
+
+from p114_assets.core.s0142.layout import TableSpec
+from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse.tables import BIGQUERY_TYPES, TABLES
+
+STAGING_TTL = dt.timedelta(hours=1)  # staging tables of a crashed load clean themselves up
+
+
+def is_concurrent_update(exc: BaseException) -> bool:
+    """BigQuery aborts a transaction (HTTP 400) when another one changed the same table first; the
+    work is intact and safe to run again. Every other 400 is a real error and is not retried."""
+    return isinstance(exc, BadRequest) and "concurrent update" in str(exc).lower()
+
+
+# Two runs swapping partitions of one table at once (a pool limit above 1) conflict now and then:
+# run the transaction again with backoff, for ten minutes at most.
+SWAP_RETRY = Retry(predicate=is_concurrent_update, initial=1.0, maximum=30.0, multiplier=2.0, timeout=600.0)
+
+
+def schema_fields(table: TableSpec) -> list[bigquery.SchemaField]:
+    return [
+        bigquery.SchemaField(c.name, BIGQUERY_TYPES[c.type], mode="NULLABLE" if c.nullable else "REQUIRED",
+                             description=(f"[{c.confidence}] " if c.confidence else "") + (c.description or "")[:1000])  # fmt: skip
+        for c in table.columns
+    ]
+
+
+class BigQueryWarehouse(Warehouse):
+    """p114's tables in a BigQuery dataset (project, location and credentials from the
+    BigQueryResource: application-default credentials unless configured otherwise)."""
+
+    bigquery: BigQueryResource
+    dataset: str = Field(default=SCHEMA, description="dataset holding p114's tables; created on first use")
+    use_storage_api: bool = Field(
+        default=True,
+        description="read query results through the BigQuery Storage Read API (faster; needs "
+        "roles/bigquery.readSessionUser). Turn off where it is not available.",
+    )
+
+    def location(self) -> str:
+        return f"bigquery:{self.bigquery.project}.{self.dataset}"
+
+    # -- SQL ----------------------------------------------------------------------------------
+
+    def to_bigquery(self, sql: str) -> str:
+        """The portable (DuckDB-read) SQL in BigQuery's dialect, with `p114.<table>` pointing at the
+        configured project and dataset."""
+        statements = []
+        for tree in sqlglot.parse(sql, read="duckdb"):
+            for table in tree.find_all(exp.Table):
+                if table.db == SCHEMA:
+                    table.set("db", exp.to_identifier(self.dataset))
+                    if self.bigquery.project:
+                        table.set("catalog", exp.to_identifier(self.bigquery.project))
+            statements.append(tree.sql(dialect="bigquery"))
+        return ";\n".join(statements)
+
+    def _table_id(self, name: str) -> str:
+        return f"{self.bigquery.project}.{self.dataset}.{name}"
+
+    def _ref(self, name: str) -> str:
+        return f"`{self._table_id(name)}`"
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def ensure_table(self, client: bigquery.Client, name: str) -> None:
+        spec = TABLES[name]
+        dataset = bigquery.Dataset(f"{self.bigquery.project}.{self.dataset}")
+        if self.bigquery.location:
+            dataset.location = self.bigquery.location
+        client.create_dataset(dataset, exists_ok=True)
+        try:
+            table = client.get_table(self._table_id(name))
+        except NotFound:
+            table = bigquery.Table(self._table_id(name), schema=schema_fields(spec))
+            table.description = spec.description
+            if "settlement_date" in spec.column_names:
+                table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="settlement_date")
+            clustering = [c for c in ("run_type", "bm_unit_id") if c in spec.column_names]
+            if clustering:
+                table.clustering_fields = clustering
+            client.create_table(table, exists_ok=True)
+            return
+        present = {f.name for f in table.schema}
+        missing = [f for f in schema_fields(spec) if f.name not in present]
+        if missing:  # a newer release added columns: add them (always NULLABLE), never drop any, in one update
+            table.schema = [*table.schema, *[bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE",
+                                                                  description=f.description) for f in missing]]  # fmt: skip
+            client.update_table(table, ["schema"])
+
+    def _stage(self, client: bigquery.Client, name: str, rows: pa.Table) -> str:
+        """Load rows into a new staging table (expiring soon) and return its id."""
+        staging = f"{self.bigquery.project}.{self.dataset}._staging_{name}_{uuid.uuid4().hex[:12]}"
+        table = bigquery.Table(staging, schema=schema_fields(TABLES[name]))
+        table.expires = dt.datetime.now(dt.timezone.utc) + STAGING_TTL
+        client.create_table(table)
+        buffer = io.BytesIO()
+        pq.write_table(rows.select(TABLES[name].column_names), buffer)
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.PARQUET, schema=schema_fields(TABLES[name]),
+                                        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE)  # fmt: skip
+        client.load_table_from_file(buffer, staging, job_config=config).result()
+        return staging
+
+    def _swap(self, client: bigquery.Client, statements: list[str]) -> None:
+        """Run the statements as one transaction: all of them, or none (again, if a concurrent
+        transaction on the same table aborted it)."""
+        script = "BEGIN TRANSACTION;\n" + ";\n".join(statements) + ";\nCOMMIT TRANSACTION;"
+        SWAP_RETRY(lambda: self._run_script(client, script))()
+
+    def _run_script(self, client: bigquery.Client, script: str) -> None:
+        client.query(script).result()
+
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+        with self.bigquery.get_client() as client:
+            for name in tables:
+                self.ensure_table(client, name)
+            staged: dict[str, str] = {}
+            try:
+                for name, rows in tables.items():
+                    staged[name] = self._stage(client, name, rows)
+                statements = []
+                for name in tables:
+                    columns = ", ".join(f"`{c}`" for c in TABLES[name].column_names)
+                    statements.append(f"DELETE FROM {self._ref(name)} WHERE settlement_date = DATE '{settlement_date.isoformat()}' "
+                                      f"AND run_type = '{run_type}'")  # fmt: skip
+                    statements.append(f"INSERT INTO {self._ref(name)} ({columns}) SELECT {columns} FROM `{staged[name]}`")
+                self._swap(client, statements)
+            finally:
+                for staging in staged.values():
+                    client.delete_table(staging, not_found_ok=True)
+        return {name: rows.num_rows for name, rows in tables.items()}
+
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+        columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
+        window = f"settlement_date BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'"
+        with self.bigquery.get_client() as client:
+            self.ensure_table(client, table)
+            self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE {window}",
+                                f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived"])  # fmt: skip
+            counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {window}").result()
+            return int(next(iter(counted))["n"])
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        if params:
+            raise ValueError("BigQueryWarehouse.query takes literal SQL (the portable SQL uses DATE literals)")
+        with self.bigquery.get_client() as client:
+            result = client.query(self.to_bigquery(sql)).to_arrow(create_bqstorage_client=self.use_storage_api)
+        # The client marks DATETIME columns with Arrow extension metadata (google:sqlType:datetime),
+        # which other Arrow readers (polars) take for an extension type: return plain Arrow, as DuckDB does.
+        return pa.Table.from_arrays(result.columns, schema=pa.schema([f.remove_metadata() for f in result.schema]))
+
+    def table_exists(self, table: str) -> bool:
+        with self.bigquery.get_client() as client:
+            try:
+                client.get_table(self._table_id(table))
+                return True
+            except NotFound:
+                return False
