@@ -26,6 +26,8 @@ from typing import Literal, Protocol
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from p114_assets.core.redaction import hide_in_http_logs
+
 log = logging.getLogger("p114.alerts")
 
 
@@ -77,7 +79,10 @@ class _Webhook:
     url: str
     timeout: float = 10.0
 
-    def __repr__(self) -> str:  # the URL is a secret
+    def __post_init__(self) -> None:  # the URL is a secret: httpx would log it with every POST
+        hide_in_http_logs(self.url, f"<{self.name} url hidden>")
+
+    def __repr__(self) -> str:
         return f"{type(self).__name__}(<url hidden>)"
 
     def payload(self, alert: Alert) -> dict:

@@ -19,6 +19,7 @@ anything the HTTP library says (its request log lines carry the URL).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ import httpx
 from isal import isal_zlib
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
+from p114_assets.core.redaction import hide_in_http_logs
 from p114_assets.core.s0142.layout import FileName
 
 log = logging.getLogger("p114.portal")
@@ -55,25 +57,6 @@ class _Transient(PortalError):
     def __init__(self, message: str, retry_after: float | None = None):
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class _Redact(logging.Filter):
-    """Hides keys in log records of the HTTP libraries (httpx logs every request's URL)."""
-
-    keys: set[str] = set()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(k in message for k in self.keys):
-            for key in self.keys:
-                message = message.replace(key, REDACTED)
-            record.msg, record.args = message, ()
-        return True
-
-
-_REDACT = _Redact()
-for _name in ("httpx", "httpcore"):
-    logging.getLogger(_name).addFilter(_REDACT)
 
 
 @dataclass
@@ -115,7 +98,7 @@ class PortalClient:
         if not key:
             raise KeyRefused("no Portal scripting key: set ELEXON_PORTAL_KEY")
         self._key = key
-        _Redact.keys.add(key)
+        hide_in_http_logs(key, REDACTED)
         self.base_url = base_url.rstrip("/")
         self.max_tries = max_tries
         self.backoff = backoff_seconds
@@ -179,9 +162,12 @@ class PortalClient:
                 raise KeyRefused(f"the Portal refused the scripting key: {body_preview}")
             raise PortalError(f"the Portal answered with an error page: {body_preview}")
 
-    @staticmethod
-    def _preview(data: bytes) -> str:
-        return data[:120].decode("utf-8", errors="replace").strip().splitlines()[0] if data.strip() else "<empty body>"
+    def _preview(self, data: bytes) -> str:
+        """The start of a body, for messages: its first line, with the key hidden (an error page
+        may echo the request URL)."""
+        if not data.strip():
+            return "<empty body>"
+        return self._redact(data[: 120 + len(self._key)].decode("utf-8", errors="replace").strip().splitlines()[0])[:120]
 
     # -- the two calls ------------------------------------------------------------------------
 
@@ -236,7 +222,7 @@ class PortalClient:
                         raise PortalError(f"{filename}: not a gzip file: {self._preview(first)}")
                     size = 0
                     with partial.open("wb") as handle:
-                        for chunk in (first, *chunks):
+                        for chunk in itertools.chain((first,), chunks):  # streamed, never all in memory
                             handle.write(chunk)
                             size += len(chunk)
                 if not gzip_complete(partial):

@@ -155,6 +155,18 @@ def test_the_key_appears_nowhere(httpserver, s0142, tmp_path, caplog, capsys):
     assert KEY in httpserver.log[0][0].query_string.decode()  # (it was sent, of course)
 
 
+@pytest.mark.parametrize("response", [Response(f"Bad request: /p114/list?key={KEY}&date=2024-06-03", status=400),
+                                      Response(f"Scripting Error 002: no file for key {KEY}", status=200),
+                                      Response(f"<html>download?key={KEY}</html>", status=200)])  # fmt: skip
+def test_an_error_body_that_echoes_the_key_is_shown_without_it(httpserver, portal, response, tmp_path):
+    httpserver.expect_request("/p114/list").respond_with_response(response)
+    httpserver.expect_request("/p114/download").respond_with_response(response)
+    for call in (lambda: portal.list(DAY), lambda: portal.download("S0142_20240603_SF_20240625070738.gz", tmp_path)):
+        with pytest.raises(PortalError) as caught:
+            call()
+        assert KEY not in str(caught.value) and "<key hidden>" in str(caught.value)
+
+
 def test_gzip_complete(tmp_path, s0142):
     _, body = s0142
     whole, cut, plain = tmp_path / "whole.gz", tmp_path / "cut.gz", tmp_path / "plain"
