@@ -277,9 +277,9 @@ def status(start, end, warehouse_path, as_of):
     if os.getenv("DAGSTER_HOME"):
         from p114_assets.defs.ops.check_history import failed_partitions
         from p114_assets.defs.ops.sensors import CHECK_KEYS
-        from p114_assets.local_runner import dagster_instance
+        from p114_assets.local_runner import RAW_KEYS, dagster_instance
 
-        raw_keys = [k for k in CHECK_KEYS if k.asset_key.to_user_string() not in ("settlement_canonical",)]
+        raw_keys = [k for k in CHECK_KEYS if k.asset_key in RAW_KEYS]  # partitioned by (date, run type)
         with dagster_instance() as instance:
             for key in failed_partitions(instance, raw_keys):
                 day, run = key.split("|")
@@ -362,9 +362,7 @@ def fetch(first, last, dest, run_types):
                 listed = portal.list(day)
                 files += [n for n in sorted(listed) if wanted is None or FileName.parse(n).run_type in wanted]
                 progress.update(task, advance=1, detail=f"{day}: {len(listed)} files")
-        except KeyRefused as exc:
-            _fail("fetch", str(exc))
-        except PortalError as exc:
+        except PortalError as exc:  # a refused key included
             _fail("fetch", str(exc))
         task = progress.add_task("downloading", total=len(files), detail="")
         for name in files:
@@ -433,16 +431,11 @@ def plan_backfill(start, end, as_of, url, local, chunk_size):
     elif local:
         from p114_assets.defs.resources import resources_from_env
 
-        result = _run_with_progress(partitions, resources_from_env(), chunk_size, "p114 plan-backfill")
-        _print_summary(result, result_location(result))
+        resources = resources_from_env()
+        result = _run_with_progress(partitions, resources, chunk_size, "p114 plan-backfill")
+        _print_summary(result, resources["warehouse"].location())
         if not result.ok:
             sys.exit(1)
-
-
-def result_location(_result) -> str:
-    from p114_assets.defs.resources import warehouse_from_env
-
-    return warehouse_from_env().location()
 
 
 @main.command()

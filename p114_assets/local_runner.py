@@ -27,14 +27,14 @@ from p114_assets.core.s0142.layout import RAW_TABLES
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.partitions import BACKFILL_CHUNK, DERIVED_CHUNK, partition_key, settlement_date_partitions
-from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
+from p114_assets.defs.settlement.assets import RAW_KEYS
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
+from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import TABLES
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-RAW_KEYS = [s0142_file.key, *[spec.key for spec in RAW_SPECS]]
 DERIVED_KEYS = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions]
 OnRun = Callable[[str, bool], None]
 
@@ -124,8 +124,9 @@ def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInPro
     if result.success:
         summary.partitions += chunk
     else:
+        cause = root_causes(result) or "a blocking check failed"
         for key in chunk:
-            summary.failures[key] = root_causes(result) or "a blocking check failed"
+            summary.failures[key] = cause
 
 
 def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
@@ -192,18 +193,21 @@ def planned_runs(partitions: list[Partition], chunk_size: int = BACKFILL_CHUNK) 
 
 
 def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt.date]) -> dict[str, int]:
-    """Rows per table for the given raw partitions and derived dates, counted in the warehouse."""
+    """Rows per table for the given raw partitions and derived dates, counted in the warehouse
+    (reading only their dates: on BigQuery, only their partitions)."""
     wanted, wanted_dates = set(partitions), set(dates)
     rows = {}
     for name in TABLES:
         rows[name] = 0
-        if not warehouse.table_exists(name):
+        raw = name in RAW_TABLES  # partitioned by date and run type; derived: by date
+        days = sorted({d for d, _ in wanted} if raw else wanted_dates)
+        if not days or not warehouse.table_exists(name):
             continue
-        if name in RAW_TABLES:  # partitioned by date and run type
-            counts = warehouse.query(f"SELECT settlement_date, run_type, COUNT(*) AS n FROM {SCHEMA}.{name} "
-                                     f"GROUP BY settlement_date, run_type").to_pylist()  # fmt: skip
+        group = "settlement_date, run_type" if raw else "settlement_date"
+        counts = warehouse.query(f"SELECT {group}, COUNT(*) AS n FROM {SCHEMA}.{name} "
+                                 f"WHERE {sql.dates_between('settlement_date', days[0], days[-1])} GROUP BY {group}").to_pylist()  # fmt: skip
+        if raw:
             rows[name] = sum(r["n"] for r in counts if (r["settlement_date"], r["run_type"]) in wanted)
-        else:  # derived: partitioned by date
-            counts = warehouse.query(f"SELECT settlement_date, COUNT(*) AS n FROM {SCHEMA}.{name} GROUP BY settlement_date").to_pylist()
+        else:
             rows[name] = sum(r["n"] for r in counts if r["settlement_date"] in wanted_dates)
     return rows

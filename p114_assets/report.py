@@ -13,6 +13,7 @@ from pathlib import Path
 
 from p114_assets.core.classification import market_structure
 from p114_assets.core.settlement import RUN_TYPES, periods_in_day
+from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import TABLES
 
@@ -137,7 +138,7 @@ def _classification_sections(warehouse: Warehouse) -> list[str]:
     if latest is None:
         return []
     units = warehouse.query(f"SELECT class, a_tot_mwh, window_days FROM {SCHEMA}.unit_classification "
-                            f"WHERE settlement_date = DATE '{latest.isoformat()}'").to_pylist()  # fmt: skip
+                            f"WHERE settlement_date = {sql.date_literal(latest)}").to_pylist()  # fmt: skip
     shares = market_structure((u["class"], u["a_tot_mwh"]) for u in units)
     window = units[0]["window_days"] if units else "?"
     title = f"Market structure, {window} days to {latest} (MWh-weighted)"
@@ -178,10 +179,19 @@ def _figure():
     return plt
 
 
-def market_structure_png(shares: list[dict], title: str) -> bytes:
-    """Horizontal bars: each class's share of the market's MWh (A_tot), with MWh and unit counts."""
+def _png(plt, fig) -> bytes:
+    """The figure as PNG bytes; the figure is closed."""
     import io
 
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def market_structure_png(shares: list[dict], title: str) -> bytes:
+    """Horizontal bars: each class's share of the market's MWh (A_tot), with MWh and unit counts."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
     labels = [s["class"].replace("_", " ") for s in shares]
@@ -194,26 +204,20 @@ def market_structure_png(shares: list[dict], title: str) -> bytes:
     ax.set_xlim(0, max(values + [1]) * 1.6)
     ax.set_xlabel("share of MWh (A_self + A_so + A_dev), %")
     ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(plt, fig)
 
 
 def vlp_revenue_png(rows: list[dict], title: str) -> bytes:
     """Net balancing revenue per VLP party and settlement date (stacked by party)."""
-    import io
-
     plt = _figure()
     dates = sorted({r["settlement_date"] for r in rows})
     parties = sorted({r["party_id"] for r in rows})
+    revenue = {(r["party_id"], r["settlement_date"]): r["net_balancing_revenue_gbp"] for r in rows}
     fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=110)
     bottom_pos = [0.0] * len(dates)
     bottom_neg = [0.0] * len(dates)
     for party in parties[:12]:
-        values = [next((r["net_balancing_revenue_gbp"] for r in rows if r["party_id"] == party and r["settlement_date"] == d), 0.0)
-                  for d in dates]  # fmt: skip
+        values = [revenue.get((party, d), 0.0) for d in dates]
         base = [bp if v >= 0 else bn for v, bp, bn in zip(values, bottom_pos, bottom_neg)]
         ax.bar([d.isoformat()[5:] for d in dates], values, bottom=base, label=party)
         bottom_pos = [bp + max(v, 0) for v, bp in zip(values, bottom_pos)]
@@ -223,8 +227,4 @@ def vlp_revenue_png(rows: list[dict], title: str) -> bytes:
     ax.set_title(title, fontsize=10)
     if parties:
         ax.legend(fontsize=7, ncol=3, loc="upper left", frameon=False)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
+    return _png(plt, fig)

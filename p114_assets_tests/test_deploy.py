@@ -20,7 +20,7 @@ from dagster._serdes import class_from_code_pointer
 from p114_assets.core.s0142.generator import generate_files
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.partitions import partition_key
-from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
+from p114_assets.defs.settlement.assets import RAW_KEYS
 from p114_assets_tests.conftest import local_resources
 
 DEPLOY = Path(__file__).parents[1] / "deploy"
@@ -114,7 +114,7 @@ def test_a_partition_runs_on_the_single_machine_instance_with_postgres_storage(t
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 4
-        result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=[s0142_file.key, *(s.key for s in RAW_SPECS)], partition_key=key,
+        result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=RAW_KEYS, partition_key=key,
                                 resources=local_resources(incoming, tmp_path / "p114.duckdb", tmp_path / "landing"), instance=instance)  # fmt: skip
         assert result.success
         stored = instance.get_latest_materialization_event(dg.AssetKey("bm_unit_period"))

@@ -39,13 +39,12 @@ def is_working_day(day: dt.date) -> bool:
 
 
 def add_working_days(start: dt.date, n: int) -> dt.date:
-    """The date `n` working days after `start` (start itself is not counted)."""
-    if n < 0:
-        raise ValueError("n must be >= 0")
-    day = start
-    remaining = n
+    """The date `n` working days after `start` (before it, for a negative `n`); start itself is
+    not counted."""
+    step = dt.timedelta(days=1 if n >= 0 else -1)
+    day, remaining = start, abs(n)
     while remaining:
-        day += dt.timedelta(days=1)
+        day += step
         if is_working_day(day):
             remaining -= 1
     return day
@@ -101,14 +100,15 @@ class SettlementCalendar:
     def expected_publication(self, settlement_date: dt.date, run_type: str) -> dt.date | None:
         return self.actual.get((settlement_date, run_type)) or nominal_publication_date(settlement_date, run_type)
 
+    def is_due(self, settlement_date: dt.date, run_type: str, as_of: dt.date, grace_working_days: int = 0) -> bool:
+        """Whether a run should have been published by `as_of` (after a grace of working days).
+        DF is due only where the calendar file says it was published."""
+        published = self.expected_publication(settlement_date, run_type)
+        return published is not None and add_working_days(published, grace_working_days) <= as_of
+
     def expected_runs(self, settlement_date: dt.date, as_of: dt.date, grace_working_days: int = 0) -> list[str]:
         """The runs that should exist for a date by `as_of` (least to most mature)."""
-        runs = []
-        for run in NOMINAL_OFFSETS:
-            published = self.expected_publication(settlement_date, run)
-            if published is not None and add_working_days(published, grace_working_days) <= as_of:
-                runs.append(run)
-        return runs
+        return [run for run in NOMINAL_OFFSETS if self.is_due(settlement_date, run, as_of, grace_working_days)]
 
     def best_available_run(self, settlement_date: dt.date, as_of: dt.date) -> str | None:
         """The most mature run that should exist for a date by `as_of` (None: not even II yet)."""

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Literal
 
-from p114_assets.core.calendar import SettlementCalendar, add_working_days
+from p114_assets.core.calendar import SettlementCalendar
 from p114_assets.core.settlement import RUN_TYPES
 
 State = Literal["present", "check_failed", "missing", "not_due"]
@@ -21,10 +21,7 @@ def is_due(settlement_date: dt.date, run_type: str, today: dt.date, grace_workin
     """Whether a run should have been published by `today` (plus a grace of working days), by the
     calendar (actual dates where known, else nominal offsets). DF is due only where the calendar
     says it was published."""
-    published = (calendar or SettlementCalendar()).expected_publication(settlement_date, run_type)
-    if published is None:
-        return False
-    return add_working_days(published, grace_working_days) <= today
+    return (calendar or SettlementCalendar()).is_due(settlement_date, run_type, today, grace_working_days)
 
 
 def dates_between(start: dt.date, end: dt.date) -> list[dt.date]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from p114_assets.defs.marts.resources import ReportStore
 import dagster as dg
 from dagster_gcp import BigQueryResource
 
 from p114_assets.core.portal import DEFAULT_URL
+from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, PortalSource, S0142Source
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.bigquery import BigQueryWarehouse

@@ -1,8 +1,8 @@
 """The production warehouse: a BigQuery dataset, on dagster-gcp's BigQueryResource.
 
 - Tables are created on first use from the same definitions as DuckDB's (warehouse/tables.py),
-  partitioned by `settlement_date` (DAY) and clustered by `run_type`, `bm_unit_id` where the table
-  has them; columns a newer release defines are added, none is ever dropped.
+  partitioned by `settlement_date` (DAY) and clustered by the definition's `cluster_by` (`run_type`,
+  `bm_unit_id` where the table has them); columns a newer release defines are added, never dropped.
 - A partition replace is atomic: every table's new rows are first loaded into a staging table
   (Parquet, straight from Arrow, expiring after an hour), then one multi-statement transaction
   deletes the partition and inserts the staged rows in every table. A failure before the swap
@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -31,6 +31,7 @@ from pydantic import Field
 from sqlglot import exp
 
 from p114_assets.core.s0142.layout import TableSpec
+from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import BIGQUERY_TYPES, TABLES
 
@@ -94,22 +95,26 @@ class BigQueryWarehouse(Warehouse):
 
     # -- tables -------------------------------------------------------------------------------
 
-    def ensure_table(self, client: bigquery.Client, name: str) -> None:
-        spec = TABLES[name]
+    def ensure_tables(self, client: bigquery.Client, names: Iterable[str]) -> None:
+        """The dataset and these tables, created where missing and widened where a newer release
+        defines more columns."""
         dataset = bigquery.Dataset(f"{self.bigquery.project}.{self.dataset}")
         if self.bigquery.location:
             dataset.location = self.bigquery.location
         client.create_dataset(dataset, exists_ok=True)
+        for name in names:
+            self._ensure_table(client, TABLES[name])
+
+    def _ensure_table(self, client: bigquery.Client, spec: TableSpec) -> None:
         try:
-            table = client.get_table(self._table_id(name))
+            table = client.get_table(self._table_id(spec.name))
         except NotFound:
-            table = bigquery.Table(self._table_id(name), schema=schema_fields(spec))
+            table = bigquery.Table(self._table_id(spec.name), schema=schema_fields(spec))
             table.description = spec.description
             if "settlement_date" in spec.column_names:
                 table.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY, field="settlement_date")
-            clustering = [c for c in ("run_type", "bm_unit_id") if c in spec.column_names]
-            if clustering:
-                table.clustering_fields = clustering
+            if spec.cluster_by:
+                table.clustering_fields = list(spec.cluster_by)
             client.create_table(table, exists_ok=True)
             return
         present = {f.name for f in table.schema}
@@ -144,8 +149,7 @@ class BigQueryWarehouse(Warehouse):
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
         with self.bigquery.get_client() as client:
-            for name in tables:
-                self.ensure_table(client, name)
+            self.ensure_tables(client, tables)
             staged: dict[str, str] = {}
             try:
                 for name, rows in tables.items():
@@ -153,7 +157,7 @@ class BigQueryWarehouse(Warehouse):
                 statements = []
                 for name in tables:
                     columns = ", ".join(f"`{c}`" for c in TABLES[name].column_names)
-                    statements.append(f"DELETE FROM {self._ref(name)} WHERE settlement_date = DATE '{settlement_date.isoformat()}' "
+                    statements.append(f"DELETE FROM {self._ref(name)} WHERE settlement_date = {sql.date_literal(settlement_date)} "
                                       f"AND run_type = '{run_type}'")  # fmt: skip
                     statements.append(f"INSERT INTO {self._ref(name)} ({columns}) SELECT {columns} FROM `{staged[name]}`")
                 self._swap(client, statements)
@@ -164,9 +168,9 @@ class BigQueryWarehouse(Warehouse):
 
     def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
         columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
-        window = f"settlement_date BETWEEN DATE '{start.isoformat()}' AND DATE '{end.isoformat()}'"
+        window = sql.dates_between("settlement_date", start, end)
         with self.bigquery.get_client() as client:
-            self.ensure_table(client, table)
+            self.ensure_tables(client, [table])
             self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE {window}",
                                 f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived"])  # fmt: skip
             counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {window}").result()

@@ -62,7 +62,7 @@ VLP_REVENUE_PERIOD = TableSpec(
     _VLP_UNIT[:3] + (Column("settlement_period", "int", nullable=False),
                      Column("run_type", "text", "the canonical run of the date", nullable=False)) + _VLP_MONEY,  # fmt: skip
     key=("settlement_date", "settlement_period", "bm_unit_id"),
-    cluster_by=("bm_unit_id",),
+    cluster_by=("run_type", "bm_unit_id"),
     description="Balancing revenue of each Virtual Lead Party secondary BM unit (V__) per settlement period, "
     "from the canonical run: BM cashflow from its BO4 pairs, non-delivery charge, net revenue, delivery.",
 )
@@ -71,7 +71,7 @@ VLP_REVENUE_DAILY = TableSpec(
     _VLP_UNIT + (Column("run_type", "text", "the canonical run of the date", nullable=False),) + _VLP_MONEY
     + (Column("periods_with_acceptances", "int", "periods with an accepted bid or offer"),),
     key=("settlement_date", "bm_unit_id"),
-    cluster_by=("bm_unit_id",),
+    cluster_by=("run_type", "bm_unit_id"),
     description="vlp_revenue_period summed per unit and settlement date; delivery ratio of the day's sums.",
 )
 VLP_PARTY_DAILY = TableSpec(
@@ -88,6 +88,7 @@ VLP_PARTY_DAILY = TableSpec(
         Column("net_settlement_position_gbp", "float", "BM cashflow - non-delivery - energy imbalance + RCRC; + = paid to the party"),
     ),
     key=("settlement_date", "party_id"),
+    cluster_by=("run_type",),
     description="Each Virtual Lead Party's settlement position for a day, from its PPC records in the canonical run.",
 )
 UNIT_CLASSIFICATION = TableSpec(

@@ -14,6 +14,8 @@ def test_weekends_and_bank_holidays_are_not_working_days():
 def test_add_working_days_across_christmas():
     # Mon 23 Dec 2024 + 5 working days: 24, 27, 30, 31 Dec, 2 Jan (25, 26 Dec and 1 Jan are holidays)
     assert add_working_days(dt.date(2024, 12, 23), 5) == dt.date(2025, 1, 2)
+    assert add_working_days(dt.date(2025, 1, 2), -5) == dt.date(2024, 12, 23)  # and back
+    assert add_working_days(dt.date(2024, 12, 23), 0) == dt.date(2024, 12, 23)
 
 
 def test_nominal_publication_dates():

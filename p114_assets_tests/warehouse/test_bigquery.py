@@ -40,12 +40,21 @@ def test_tables_are_created_partitioned_and_clustered_from_the_shared_definition
         party = client.get_table(f"{bq_warehouse.bigquery.project}.{bq_warehouse.dataset}.party_period")
     assert bm.time_partitioning.field == "settlement_date" and bm.clustering_fields == ["run_type", "bm_unit_id"]
     assert party.clustering_fields == ["run_type"]
+    with bq_warehouse.bigquery.get_client() as client:
+        created = {name: client.get_table(f"{bq_warehouse.bigquery.project}.{bq_warehouse.dataset}.{name}") for name in tables}
+    assert {name: t.clustering_fields for name, t in created.items()} == {name: list(TABLES[name].cluster_by) for name in tables}
     spec = TABLES["bm_unit_period"]
     assert [f.name for f in bm.schema] == spec.column_names
     assert [f.field_type for f in bm.schema] == [BIGQUERY_TYPES[c.type] for c in spec.columns]
     assert {f.name for f in bm.schema if f.mode == "REQUIRED"} == {c.name for c in spec.columns if not c.nullable}
     assert bq_warehouse.table_exists("bm_unit_period") and not bq_warehouse.table_exists("vlp_party_daily")
     assert bq_warehouse.location().startswith("bigquery:p114-test.p114_")
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_table_clusters_by_run_type_and_bm_unit_where_it_has_them(name):
+    spec = TABLES[name]
+    assert list(spec.cluster_by) == [c for c in ("run_type", "bm_unit_id") if c in spec.column_names]
 
 
 def test_replace_partition_is_idempotent_and_round_trips_values(bq_warehouse, tables):
@@ -134,7 +143,7 @@ def test_new_columns_are_added_to_an_existing_table(bq_warehouse):
         client.create_dataset(f"{bq_warehouse.bigquery.project}.{bq_warehouse.dataset}", exists_ok=True)
         client.create_table(bigquery.Table(table_id, schema=[bigquery.SchemaField("settlement_date", "DATE", mode="REQUIRED"),
                                                              bigquery.SchemaField("run_type", "STRING", mode="REQUIRED")]))  # fmt: skip
-        bq_warehouse.ensure_table(client, "system_period")
+        bq_warehouse.ensure_tables(client, ["system_period"])
         schema = client.get_table(table_id).schema
     assert [f.name for f in schema] == ["settlement_date", "run_type"] + [
         c for c in TABLES["system_period"].column_names if c not in ("settlement_date", "run_type")]

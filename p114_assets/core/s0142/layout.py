@@ -291,7 +291,7 @@ class TableSpec:
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...]
-    cluster_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()  # BigQuery clustering, after the settlement_date partitioning
     description: str = ""
 
     @property
@@ -339,11 +339,11 @@ _PARTY = Column("party_id", "text", "BSC party of the enclosing BPH", "V", nulla
 
 SYSTEM_PERIOD = _record_table(
     "system_period", SPI, ("settlement_date", "run_type", "settlement_period"),
-    "SPI: one row per settlement period with system prices and volumes.",
+    "SPI: one row per settlement period with system prices and volumes.", cluster_by=("run_type",),
 )  # fmt: skip
 MARKET_INDEX = _record_table(
     "market_index", MD1, ("settlement_date", "run_type", "settlement_period", "market_index_provider"),
-    "MD1: market index price and volume per provider per period.",
+    "MD1: market index price and volume per provider per period.", cluster_by=("run_type",),
 )  # fmt: skip
 BM_UNIT_PERIOD = _record_table(
     "bm_unit_period", BP7, ("settlement_date", "run_type", "settlement_period", "bm_unit_id"),
@@ -361,12 +361,12 @@ BID_OFFER_PAIR = _record_table(
 )  # fmt: skip
 PARTY_PERIOD = _record_table(
     "party_period", PPC, ("settlement_date", "run_type", "settlement_period", "party_id"),
-    "PPC: party charges per period.", context=(_PARTY,), cluster_by=("run_type", "party_id"),
+    "PPC: party charges per period.", context=(_PARTY,), cluster_by=("run_type",),
 )  # fmt: skip
 ACCOUNT_PERIOD = _record_table(
     "account_period", APD, ("settlement_date", "run_type", "settlement_period", "party_id", "production_consumption_flag"),
     "APD: energy account (production / consumption) data per party per period.",
-    context=(_PARTY,), cluster_by=("run_type", "party_id"),
+    context=(_PARTY,), cluster_by=("run_type",),
 )  # fmt: skip
 
 RAW_TABLES: dict[str, TableSpec] = {

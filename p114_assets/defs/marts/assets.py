@@ -18,7 +18,8 @@ from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import UNIT_CLASSIFICATION, VLP_PARTY_DAILY, VLP_REVENUE_DAILY, VLP_REVENUE_PERIOD
 
-DEFAULT_WINDOW = Thresholds().window_days
+DEFAULTS = Thresholds()  # the rule's defaults live in core/classification.py, not here
+DEFAULT_WINDOW = DEFAULTS.window_days
 
 
 def _totals(warehouse: Warehouse, table: str, dates, columns: str) -> dict:
@@ -83,11 +84,11 @@ class ClassificationConfig(dg.Config):
     """Thresholds of the self-balancing classification (every one is recorded on every row)."""
 
     window_days: int = Field(default=DEFAULT_WINDOW, description="dates in the window, ending on the partition's date")
-    min_activity_mwh: float = Field(default=1.0, description="below this A_tot in the window a unit is inactive")
-    so_directed_min_share: float = Field(default=0.5, description="so_directed if so_share >= this")
-    self_dispatched_max_so_share: float = Field(default=0.1, description="self_dispatched if so_share <= this ...")
-    self_dispatched_max_dev_share: float = Field(default=0.2, description="... and dev_share <= this")
-    imbalance_exposed_min_dev_share: float = Field(default=0.2, description="imbalance_exposed if dev_share > this")
+    min_activity_mwh: float = Field(default=DEFAULTS.min_activity_mwh, description="below this A_tot in the window a unit is inactive")
+    so_directed_min_share: float = Field(default=DEFAULTS.so_directed_min_share, description="so_directed if so_share >= this")
+    self_dispatched_max_so_share: float = Field(default=DEFAULTS.self_dispatched_max_so_share, description="self_dispatched if so_share <= this ...")
+    self_dispatched_max_dev_share: float = Field(default=DEFAULTS.self_dispatched_max_dev_share, description="... and dev_share <= this")
+    imbalance_exposed_min_dev_share: float = Field(default=DEFAULTS.imbalance_exposed_min_dev_share, description="imbalance_exposed if dev_share > this")
 
     def thresholds(self) -> Thresholds:
         return Thresholds(**self.model_dump())

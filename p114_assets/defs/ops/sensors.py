@@ -10,7 +10,7 @@ from p114_assets.core.alerts import Alert, deliver, sinks_from_env
 from p114_assets.core.portal import PortalError, client_from_env
 from p114_assets.core.s0142.layout import FileName
 from p114_assets.defs.partitions import partition_key
-from p114_assets.defs.settlement.assets import RAW_SPECS, s0142_file
+from p114_assets.defs.settlement.assets import RAW_KEYS, s0142_file
 from p114_assets.core.calendar import calendar_from_env
 from p114_assets.core.coverage import coverage_grid, dates_between, incomplete
 from p114_assets.defs.ops.check_history import new_check_failures
@@ -103,7 +103,7 @@ def portal_run_requests(instance: dg.DagsterInstance, listed: dict[str, str], se
 
 @dg.sensor(
     name="p114_portal",
-    target=dg.AssetSelection.assets(s0142_file.key, *[spec.key for spec in RAW_SPECS]),
+    target=dg.AssetSelection.assets(*RAW_KEYS),
     minimum_interval_seconds=int(os.getenv("P114_PORTAL_POLL_SECONDS", "900")),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Polls the Elexon Portal list for the last few publication dates (P114_PORTAL_LOOKBACK_DAYS, "

@@ -113,6 +113,8 @@ RAW_SPECS = [
     )
     for name, table in RAW_TABLES.items()
 ]
+# Everything partitioned by (date, run type): the file and its raw tables, materialized together.
+RAW_KEYS = [s0142_file.key, *(spec.key for spec in RAW_SPECS)]
 
 
 @dg.multi_asset(

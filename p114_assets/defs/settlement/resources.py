@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from p114_assets.core.calendar import add_working_days, calendar_from_env, is_working_day
+from p114_assets.core.calendar import add_working_days, calendar_from_env
 from p114_assets.core.portal import DEFAULT_URL, KeyRefused, PortalClient, PortalError
 from p114_assets.core.s0142.files import latest_file
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
@@ -130,19 +130,12 @@ class PortalSource(S0142Source):
         return PortalClient(self.key, self.base_url, timeout=self.timeout_seconds, max_tries=self.max_tries)
 
     def publication_dates(self, settlement_date: dt.date, run_type: str) -> list[dt.date]:
-        expected = calendar_from_env().expected_publication(settlement_date, run_type)
+        calendar = calendar_from_env()
+        expected = calendar.expected_publication(settlement_date, run_type)
         if expected is None:  # DF: no nominal date; look after RF
-            expected = add_working_days(calendar_from_env().expected_publication(settlement_date, "RF"), 20)
-        days, day = [expected], expected
-        for _ in range(self.search_after_working_days):
-            day = add_working_days(day, 1)
-            days.append(day)
-        day = expected
-        for _ in range(self.search_before_working_days):
-            day -= dt.timedelta(days=1)
-            while not is_working_day(day):
-                day -= dt.timedelta(days=1)
-            days.append(day)
+            expected = add_working_days(calendar.expected_publication(settlement_date, "RF"), 20)
+        offsets = [0, *range(1, self.search_after_working_days + 1), *range(-1, -self.search_before_working_days - 1, -1)]
+        days = [add_working_days(expected, n) for n in offsets]
         return [d for d in days if d <= dt.date.today()]
 
     def fetch(self, settlement_date: dt.date, run_type: str, staging: Path) -> Path:
