@@ -30,7 +30,7 @@ def main() -> None:
 
     from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
     from p114_assets.core.s0142.parser import parse_file
-    from p114_assets.local_runner import materialize_folder
+    from p114_assets.app.runner import materialize_folder
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
     with tempfile.TemporaryDirectory(prefix="p114-bench-") as tmp:

@@ -44,7 +44,7 @@ def free_port() -> int:
 
 def local_resources(folder: Path, warehouse_path: Path, landing: Path | None = None) -> dict:
     """Every resource the code location needs, on local folders and a DuckDB file."""
-    from p114_assets.local_runner import folder_resources
+    from p114_assets.app.runner import folder_resources
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
     return folder_resources(folder, DuckDBWarehouse(path=str(warehouse_path)), landing)

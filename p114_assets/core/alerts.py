@@ -1,11 +1,8 @@
 """Alerts: failed checks and incomplete settlement days, delivered where the environment says.
 
-Always a structured log line. Optionally, configured by environment variables:
-
-- ``P114_SLACK_WEBHOOK_URL``: a Slack incoming webhook (JSON ``{"text": ...}``);
-- ``P114_ALERT_WEBHOOK_URL``: any URL that accepts a JSON POST of the alert's fields;
-- ``P114_SMTP_HOST`` (+ ``P114_SMTP_PORT`` 25, ``P114_SMTP_FROM``, ``P114_SMTP_TO`` comma-separated,
-  ``P114_SMTP_USER``, ``P114_SMTP_PASSWORD``, ``P114_SMTP_STARTTLS`` 1/0): email.
+Always a structured log line; optionally a Slack incoming webhook (JSON ``{"text": ...}``), any URL
+that accepts a JSON POST of the alert's fields, and email. Which ones: config.alert_sinks, from the
+environment.
 
 Webhook URLs carry their credentials in the path, so they are secrets: no URL is ever logged or put
 in an exception message. Transient failures (timeouts, broken connections, 429, 5xx) are retried
@@ -16,9 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from email.message import EmailMessage
 from typing import Literal, Protocol
@@ -147,26 +143,6 @@ class EmailSink:
             deliver()
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"email via {self.host}:{self.port} failed ({type(exc).__name__})") from None
-
-
-def sinks_from_env(env: Mapping[str, str] | None = None) -> list[AlertSink]:
-    env = os.environ if env is None else env
-    sinks: list[AlertSink] = []
-    if env.get("P114_SLACK_WEBHOOK_URL"):
-        sinks.append(SlackWebhook("Slack webhook", env["P114_SLACK_WEBHOOK_URL"]))
-    if env.get("P114_ALERT_WEBHOOK_URL"):
-        sinks.append(GenericWebhook("alert webhook", env["P114_ALERT_WEBHOOK_URL"]))
-    if env.get("P114_SMTP_HOST"):
-        recipients = tuple(r.strip() for r in env.get("P114_SMTP_TO", "").split(",") if r.strip())
-        if not recipients:
-            raise ValueError("P114_SMTP_HOST is set but P114_SMTP_TO names no recipient")
-        sinks.append(EmailSink(
-            host=env["P114_SMTP_HOST"], port=int(env.get("P114_SMTP_PORT", "25")),
-            sender=env.get("P114_SMTP_FROM", "p114@localhost"), recipients=recipients,
-            username=env.get("P114_SMTP_USER") or None, password=env.get("P114_SMTP_PASSWORD") or None,
-            starttls=env.get("P114_SMTP_STARTTLS", "0") == "1",
-        ))  # fmt: skip
-    return sinks
 
 
 def deliver(alerts: Sequence[Alert], sinks: Sequence[AlertSink], logger: logging.Logger | logging.LoggerAdapter = log) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,6 +25,15 @@ NOMINAL_OFFSETS: dict[str, int | None] = {
     "RF": 282,
     "DF": None,
 }
+
+
+# DF has no nominal offset: a dispute may be raised up to 70 working days after RF, and DF follows
+# when the corrected data is in [I]. Where no calendar file gives its date, DF is assumed this many
+# working days after RF: the generator stamps DF files there and the Portal source looks there.
+DF_AFTER_RF_WORKING_DAYS = 120
+# A run's file is searched for on the publication dates around the expected one (runs slip).
+SEARCH_BEFORE_WORKING_DAYS = 3
+SEARCH_AFTER_WORKING_DAYS = 10
 
 
 @lru_cache(maxsize=64)
@@ -56,6 +64,15 @@ def nominal_publication_date(settlement_date: dt.date, run_type: str) -> dt.date
     if offset is None:
         return None
     return add_working_days(settlement_date, offset)
+
+
+def assumed_publication_date(settlement_date: dt.date, run_type: str) -> dt.date:
+    """The nominal publication date of a run; for DF, which has none, DF_AFTER_RF_WORKING_DAYS
+    after RF's."""
+    nominal = nominal_publication_date(settlement_date, run_type)
+    if nominal is None:
+        return add_working_days(nominal_publication_date(settlement_date, "RF"), DF_AFTER_RF_WORKING_DAYS)
+    return nominal
 
 
 class CalendarError(ValueError):
@@ -100,6 +117,15 @@ class SettlementCalendar:
     def expected_publication(self, settlement_date: dt.date, run_type: str) -> dt.date | None:
         return self.actual.get((settlement_date, run_type)) or nominal_publication_date(settlement_date, run_type)
 
+    def search_dates(self, settlement_date: dt.date, run_type: str, before: int = SEARCH_BEFORE_WORKING_DAYS,
+                     after: int = SEARCH_AFTER_WORKING_DAYS) -> list[dt.date]:  # fmt: skip
+        """Publication dates on which to look for a run's file, most likely first: the expected date
+        (actual, else nominal, for DF the assumed one), then up to `after` working days later, then
+        up to `before` earlier."""
+        anchor = self.actual.get((settlement_date, run_type)) or assumed_publication_date(settlement_date, run_type)
+        offsets = [0, *range(1, after + 1), *range(-1, -before - 1, -1)]
+        return [add_working_days(anchor, n) for n in offsets]
+
     def is_due(self, settlement_date: dt.date, run_type: str, as_of: dt.date, grace_working_days: int = 0) -> bool:
         """Whether a run should have been published by `as_of` (after a grace of working days).
         DF is due only where the calendar file says it was published."""
@@ -114,10 +140,3 @@ class SettlementCalendar:
         """The most mature run that should exist for a date by `as_of` (None: not even II yet)."""
         runs = self.expected_runs(settlement_date, as_of)
         return runs[-1] if runs else None
-
-
-def calendar_from_env(env: dict | None = None) -> SettlementCalendar:
-    """The calendar file named by P114_CALENDAR_CSV, or nominal offsets alone."""
-    env = os.environ if env is None else env
-    path = env.get("P114_CALENDAR_CSV")
-    return SettlementCalendar.from_csv(path) if path else SettlementCalendar()

@@ -22,7 +22,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable
@@ -33,13 +32,13 @@ import httpx
 from isal import isal_zlib
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
+from p114_assets.core.atomic_write import replacing
 from p114_assets.core.redaction import hide_in_http_logs
-from p114_assets.core.s0142.layout import FileName
+from p114_assets.core.s0142.files import GZIP_MAGIC, FileName
 
 log = logging.getLogger("p114.portal")
 
 DEFAULT_URL = "https://downloads.elexonportal.co.uk"
-GZIP_MAGIC = b"\x1f\x8b"
 REDACTED = "<key hidden>"
 
 
@@ -209,10 +208,9 @@ class PortalClient:
         target = dest / filename
         if target.exists() and gzip_complete(target):
             return Download(target, False, target.stat().st_size)
-        partial = target.with_name(filename + ".part")
 
         def attempt() -> Download:
-            try:
+            with replacing(target) as partial:  # renamed into place only when the gzip stream is whole
                 with self._http.stream("GET", f"{self.base_url}/p114/download",
                                        params={"key": self._key, "filename": filename}) as response:  # fmt: skip
                     chunks = response.iter_bytes(1 << 20)
@@ -227,14 +225,6 @@ class PortalClient:
                             size += len(chunk)
                 if not gzip_complete(partial):
                     raise _Transient(f"{filename}: the body was cut off ({size:,} bytes, gzip stream incomplete)")
-                partial.replace(target)
-                return Download(target, True, size)
-            finally:
-                partial.unlink(missing_ok=True)
+            return Download(target, True, size)
 
         return self._with_retries(f"download of {filename}", attempt)
-
-
-def client_from_env(env: dict | None = None, **kwargs) -> PortalClient:
-    env = os.environ if env is None else env
-    return PortalClient(env.get("ELEXON_PORTAL_KEY", ""), env.get("P114_PORTAL_URL", DEFAULT_URL), **kwargs)

@@ -1,7 +1,9 @@
-"""Data-quality rules for S0142 partitions, as pure functions over polars frames.
+"""Data-quality rules for S0142 files and partitions, as pure functions, each written once.
 
-The Dagster asset checks run them on rows read back from the warehouse, and `p114 validate` runs
-them on a parsed file, so a file and its loaded partition are judged by the same rules.
+Every rule is a `Rule`: its name (the Dagster check's name), severity and description (what the
+Dagster check shows) live here, beside the function that evaluates it. The Dagster asset checks run
+them on rows read back from the warehouse and on landed files, and `p114 validate` runs them on a
+file, so a file and its loaded partition are judged by the same rules.
 
 Severity: structural failures (periods of the day, a unit missing periods, duplicate rows, BPI
 disagreeing with BP7, column types and nullability, periods and run types out of their domain) are
@@ -11,17 +13,21 @@ are WARN, because a real file can legitimately hold an outlier.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import pandera.errors as pandera_errors
 import pandera.polars as pa
 import polars as pl
 
-from p114_assets.core.s0142.layout import TableSpec
+from p114_assets.core.s0142.parser import FILE_CHECKS, S0142Error, S0142Header, check_header_matches, parse_file
+from p114_assets.core.s0142.parser import check_name_matches_header, inspect_file
+from p114_assets.core.s0142.tables import RAW_TABLES, TableSpec
 from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_day
 
 Severity = Literal["ERROR", "WARN"]
@@ -67,6 +73,39 @@ class Outcome:
     metadata: dict[str, int | float | str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """One data-quality rule: its check name, severity and what it demands (the description the
+    Dagster check shows). Rules on raw tables also say which tables and how to evaluate a partition."""
+
+    name: str
+    severity: Severity
+    description: str
+    tables: frozenset[str] | None = None  # raw-table rules: None = every raw table
+    evaluate: Callable[[TableSpec, pl.DataFrame, dt.date], Outcome] | None = None
+
+    def outcome(self, passed: bool, description: str, failing_rows: pl.DataFrame | None = None,
+                metadata: dict | None = None) -> Outcome:  # fmt: skip
+        return Outcome(self.name, passed, self.severity, description, failing_rows, metadata or {})
+
+
+PERIODS_PER_DAY = Rule("periods_per_day", "ERROR", "periods 1..N present, N = 46 / 48 / 50 from the length of the day in Europe/London")
+EVERY_UNIT_EVERY_PERIOD = Rule("every_unit_every_period", "ERROR", "every BM unit has every period of the day")
+NO_DUPLICATE_UNIT_PERIODS = Rule("no_duplicate_unit_periods", "ERROR", "no (BM unit, period) appears twice")
+BPI_MATCHES_BP7 = Rule("bpi_matches_bp7", "ERROR", "every BPI has its BP7 twin and agrees with it")
+SCHEMA = Rule("schema", "ERROR", "pandera: column types, nullability, periods in 1..50, run type in the seven codes")
+VALUE_RANGES_RULE = Rule("value_ranges", "WARN",
+                         "pandera: TLM near 1, prices within sane bounds, non-delivery >= 0, volumes of the right sign")
+HEADER_MATCHES_PARTITION = Rule("header_matches_partition", "ERROR", "AAA/SRH date and run type equal the partition and the file name")
+TRAILER_LINE_COUNT = Rule("trailer_line_count", "ERROR", "the ZZZ trailer counts the lines of the file")
+ONE_RUN_PER_DATE = Rule("one_run_per_date", "ERROR", "exactly one run type per settlement date")
+VLP_UNITS_STILL_PRESENT = Rule("vlp_units_still_present", "WARN",
+                               "VLP (V__) units seen on the previous canonical date are still present")
+VLP_CASHFLOW_RECONCILES = Rule("vlp_cashflow_reconciles", "WARN",
+                               "for a VLP party leading only V__ units, its units' BO4 cashflows equal its PPC BM unit "
+                               "cashflow: two independent paths through the file agree")  # fmt: skip
+
+
 def _sample(df: pl.DataFrame) -> pl.DataFrame:
     return df.head(SAMPLE_ROWS)
 
@@ -76,7 +115,6 @@ def _sample(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def periods_per_day(df: pl.DataFrame, settlement_date: dt.date) -> Outcome:
-    """Periods 1..N present, N = 46 / 48 / 50 from the length of the day in Europe/London."""
     expected = periods_in_day(settlement_date)
     present = set(df["settlement_period"].unique().drop_nulls().to_list()) if df.height else set()
     missing = sorted(set(range(1, expected + 1)) - present)
@@ -89,7 +127,7 @@ def periods_per_day(df: pl.DataFrame, settlement_date: dt.date) -> Outcome:
         description += f"; unexpected {_span(extra)}"
     failing = None if passed else pl.DataFrame({"expected_periods": [expected], "periods_present": [len(present)],
                                                 "missing": [_span(missing)], "unexpected": [_span(extra)]})  # fmt: skip
-    return Outcome("periods_per_day", passed, "ERROR", description, failing,
+    return PERIODS_PER_DAY.outcome(passed, description, failing,
                    {"periods_expected": expected, "periods_present": len(present)})  # fmt: skip
 
 
@@ -100,7 +138,7 @@ def every_unit_every_period(df: pl.DataFrame, settlement_date: dt.date) -> Outco
     units = per_unit.height
     description = (f"all {units:,} BM units have all {expected} periods" if short.is_empty()
                    else f"{short.height:,} of {units:,} BM units do not have all {expected} periods")  # fmt: skip
-    return Outcome("every_unit_every_period", short.is_empty(), "ERROR", description,
+    return EVERY_UNIT_EVERY_PERIOD.outcome(short.is_empty(), description,
                    None if short.is_empty() else _sample(short.with_columns(expected=pl.lit(expected))),
                    {"bm_units": units, "bm_units_incomplete": short.height})  # fmt: skip
 
@@ -109,12 +147,12 @@ def no_duplicate_unit_periods(df: pl.DataFrame) -> Outcome:
     dupes = (df.group_by("bm_unit_id", "settlement_period").len().filter(pl.col("len") > 1)
              .sort("bm_unit_id", "settlement_period").rename({"len": "rows"}))  # fmt: skip
     description = "no duplicate (unit, period) rows" if dupes.is_empty() else f"{dupes.height:,} (unit, period) pairs appear more than once"
-    return Outcome("no_duplicate_unit_periods", dupes.is_empty(), "ERROR", description,
+    return NO_DUPLICATE_UNIT_PERIODS.outcome(dupes.is_empty(), description,
                    None if dupes.is_empty() else _sample(dupes), {"duplicated_pairs": dupes.height})  # fmt: skip
 
 
 def bpi_matches_bp7(df: pl.DataFrame) -> Outcome:
-    """Every BPI has its BP7 twin (same unit and period) and they agree field by field."""
+    """A twin is the BP7 of the same unit and period; they must agree field by field."""
     bad = df.filter(
         pl.col("bpi_bp7_mismatch").is_not_null() | pl.col("bpi_line_number").is_null() | pl.col("bp7_line_number").is_null()
     ).select(
@@ -124,7 +162,7 @@ def bpi_matches_bp7(df: pl.DataFrame) -> Outcome:
         .otherwise(pl.col("bpi_bp7_mismatch")).alias("problem"),
     ).sort("settlement_period", "bm_unit_id")  # fmt: skip
     description = f"all {df.height:,} BPI records agree with their BP7 twins" if bad.is_empty() else f"{bad.height:,} BPI/BP7 pairs disagree or lack a twin"
-    return Outcome("bpi_matches_bp7", bad.is_empty(), "ERROR", description, None if bad.is_empty() else _sample(bad),
+    return BPI_MATCHES_BP7.outcome(bad.is_empty(), description, None if bad.is_empty() else _sample(bad),
                    {"pairs_disagreeing": bad.height})  # fmt: skip
 
 
@@ -177,8 +215,7 @@ def _normalise(df: pl.DataFrame) -> pl.DataFrame:
 
 def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure", "value_ranges"]) -> Outcome:
     schema = structure_schema(table) if kind == "structure" else value_range_schema(table)
-    severity: Severity = "ERROR" if kind == "structure" else "WARN"
-    name = "schema" if kind == "structure" else "value_ranges"
+    rule = SCHEMA if kind == "structure" else VALUE_RANGES_RULE
     try:
         schema.validate(_normalise(df), lazy=True)
     except pandera_errors.SchemaErrors as errors:
@@ -190,9 +227,8 @@ def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure"
         if lines:
             sample = sample.join(df.with_row_index("index").select(pl.col("index").cast(pl.Int32), *lines),
                                  on="index", how="left")  # fmt: skip
-        return Outcome(name, False, severity, f"{schema.name}: {described}", sample.drop("index"),
-                       {"failures": cases.height, "rows": df.height})  # fmt: skip
-    return Outcome(name, True, severity, f"{schema.name}: {df.height:,} rows pass", None, {"rows": df.height})
+        return rule.outcome(False, f"{schema.name}: {described}", sample.drop("index"), {"failures": cases.height, "rows": df.height})
+    return rule.outcome(True, f"{schema.name}: {df.height:,} rows pass", None, {"rows": df.height})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,19 +242,18 @@ def one_run_per_date(df: pl.DataFrame, dates: list[dt.date]) -> Outcome:
     description = (f"one run for each of {len(dates)} dates" if not bad
                    else f"{len(bad)} date(s) without exactly one run: " + "; ".join(f"{d}: {r}" for d, r in bad[:5]))  # fmt: skip
     failing = None if not bad else pl.DataFrame({"settlement_date": [d for d, _ in bad], "run_types": [r for _, r in bad]})
-    return Outcome("one_run_per_date", not bad, "ERROR", description, failing,
+    return ONE_RUN_PER_DATE.outcome(not bad, description, failing,
                    {"dates": len(dates), "run_types": ", ".join(sorted({r for v in found.values() for r in v}))})  # fmt: skip
 
 
 def vlp_units_still_present(today: set[str], previous: set[str] | None, settlement_date: dt.date) -> Outcome:
-    """VLP (V__) units seen on the previous canonical date should still be there (WARN if not)."""
     if previous is None:
-        return Outcome("vlp_units_still_present", True, "WARN", f"no canonical date before {settlement_date} to compare with")
+        return VLP_UNITS_STILL_PRESENT.outcome(True, f"no canonical date before {settlement_date} to compare with")
     gone = sorted(u for u in previous - today if u.startswith(VLP_UNIT_PREFIX))
     vlp_today = sum(u.startswith(VLP_UNIT_PREFIX) for u in today)
     description = (f"all {vlp_today:,} VLP units of the previous date are present" if not gone
                    else f"{len(gone)} VLP unit(s) of the previous date are missing: {', '.join(gone[:8])}")  # fmt: skip
-    return Outcome("vlp_units_still_present", not gone, "WARN", description,
+    return VLP_UNITS_STILL_PRESENT.outcome(not gone, description,
                    None if not gone else _sample(pl.DataFrame({"bm_unit_id": gone})), {"vlp_units": vlp_today, "missing": len(gone)})  # fmt: skip
 
 
@@ -226,21 +261,16 @@ def vlp_units_still_present(today: set[str], previous: set[str] | None, settleme
 # Which rules apply to which raw table: one registry, read by the Dagster checks and `p114 validate`
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    severity: Severity
-    tables: frozenset[str] | None  # None: every raw table
-    evaluate: Callable[[TableSpec, pl.DataFrame, dt.date], Outcome]
-
-
-RULES: tuple[Rule, ...] = (
-    Rule("periods_per_day", "ERROR", frozenset({"bm_unit_period", "system_period"}), lambda t, df, d: periods_per_day(df, d)),
-    Rule("every_unit_every_period", "ERROR", frozenset({"bm_unit_period"}), lambda t, df, d: every_unit_every_period(df, d)),
-    Rule("no_duplicate_unit_periods", "ERROR", frozenset({"bm_unit_period"}), lambda t, df, d: no_duplicate_unit_periods(df)),
-    Rule("bpi_matches_bp7", "ERROR", frozenset({"bm_unit_period"}), lambda t, df, d: bpi_matches_bp7(df)),
-    Rule("schema", "ERROR", None, lambda t, df, d: schema_outcome(t, df, "structure")),
-    Rule("value_ranges", "WARN", None, lambda t, df, d: schema_outcome(t, df, "value_ranges")),
+RULES: tuple[Rule, ...] = tuple(
+    dataclasses.replace(rule, tables=tables, evaluate=evaluate)
+    for rule, tables, evaluate in (
+        (PERIODS_PER_DAY, frozenset({"bm_unit_period", "system_period"}), lambda t, df, d: periods_per_day(df, d)),
+        (EVERY_UNIT_EVERY_PERIOD, frozenset({"bm_unit_period"}), lambda t, df, d: every_unit_every_period(df, d)),
+        (NO_DUPLICATE_UNIT_PERIODS, frozenset({"bm_unit_period"}), lambda t, df, d: no_duplicate_unit_periods(df)),
+        (BPI_MATCHES_BP7, frozenset({"bm_unit_period"}), lambda t, df, d: bpi_matches_bp7(df)),
+        (SCHEMA, None, lambda t, df, d: schema_outcome(t, df, "structure")),
+        (VALUE_RANGES_RULE, None, lambda t, df, d: schema_outcome(t, df, "value_ranges")),
+    )
 )
 
 
@@ -254,16 +284,50 @@ def partition_outcomes(table: TableSpec, df: pl.DataFrame, settlement_date: dt.d
 
 
 # ---------------------------------------------------------------------------------------------
-# One file, no warehouse: what `p114 validate` runs
+# Files: the landed file of a partition (Dagster checks) and any file (`p114 validate`)
 
 
-def validate_file(path) -> list[tuple[str, Outcome | None]]:
-    """Every check on one file: the file-level checks (a parse failure is the check it belongs to,
-    and the checks after it are not run: None), the file name against the header, then every rule
-    of every raw table. Returns (name, outcome or None) in order."""
-    from p114_assets.core.s0142.layout import RAW_TABLES
-    from p114_assets.core.s0142.parser import FILE_CHECKS, S0142Error, check_name_matches_header, parse_file
+def trailer_line_count(header: S0142Header) -> Outcome:
+    """Passed: the header was read, so the ZZZ count was checked against the file's lines."""
+    return TRAILER_LINE_COUNT.outcome(True, f"ZZZ counts {header.line_count:,} lines, as the file has",
+                                      metadata={"line_count": header.line_count})  # fmt: skip
 
+
+def header_matches_partition(header: S0142Header, partition: tuple[dt.date, str] | None = None) -> Outcome:
+    """The header against the file name, and against `partition` when given (a file on its own is
+    judged against the partition its name says)."""
+    try:
+        if partition is None:
+            check_name_matches_header(header)
+        else:
+            check_header_matches(header, *partition)
+    except S0142Error as exc:
+        return HEADER_MATCHES_PARTITION.outcome(False, exc.reason)
+    return HEADER_MATCHES_PARTITION.outcome(True, f"{header.file_name}: header {header.settlement_date} {header.run_type}",
+                                            metadata={"file_name": header.file_name,
+                                                      "publication_stamp": header.publication_stamp})  # fmt: skip
+
+
+def file_outcomes(path: str | Path | None, partition: tuple[dt.date, str] | None = None) -> list[Outcome]:
+    """The file rules on one file, read only as far as its header and trailer (no records):
+    trailer_line_count and header_matches_partition, in that order. `path` None: no file."""
+    if path is None:
+        missing = "no landed file" + (f" for {partition[0]} {partition[1]}" if partition else "")
+        return [HEADER_MATCHES_PARTITION.outcome(False, missing), TRAILER_LINE_COUNT.outcome(False, missing)]
+    try:
+        header = inspect_file(path)
+    except S0142Error as exc:
+        failed = TRAILER_LINE_COUNT if exc.check == TRAILER_LINE_COUNT.name else HEADER_MATCHES_PARTITION
+        other = HEADER_MATCHES_PARTITION if failed is TRAILER_LINE_COUNT else TRAILER_LINE_COUNT
+        return [failed.outcome(False, str(exc)), other.outcome(False, f"not checked: {exc.reason}")]
+    return [header_matches_partition(header, partition), trailer_line_count(header)]
+
+
+def validate_file(path: str | Path) -> list[tuple[str, Outcome | None]]:
+    """Every check on one file, without a warehouse: the parse's file-level checks (a parse failure
+    is the check it belongs to, and the checks after it are not run: None), header_matches_partition
+    (against the partition its name says), then every rule of every raw table. Returns (name,
+    outcome or None) in order."""
     results: list[tuple[str, Outcome | None]] = []
     try:
         parsed = parse_file(path)
@@ -275,17 +339,14 @@ def validate_file(path) -> list[tuple[str, Outcome | None]]:
         results += [(name, None) for name in FILE_CHECKS[failed_at + 1 :]]
         return results
     h = parsed.header
-    results += [
-        ("gzip_body", Outcome("gzip_body", True, "ERROR", f"{h.compressed_bytes:,} bytes -> {h.uncompressed_bytes:,} bytes")),
-        ("header", Outcome("header", True, "ERROR", f"{h.flow_version}, {h.settlement_date} {h.run_type}, stamp {h.publication_stamp}")),
-        ("trailer_line_count", Outcome("trailer_line_count", True, "ERROR", f"ZZZ counts {h.line_count:,} lines")),
-        ("records", Outcome("records", True, "ERROR", ", ".join(f"{n} {c:,}" for n, c in parsed.row_counts.items()))),
-    ]  # fmt: skip
-    try:
-        check_name_matches_header(h)
-        results.append(("header_matches_file_name", Outcome("header_matches_file_name", True, "ERROR", "file name agrees with the header")))
-    except S0142Error as exc:
-        results.append(("header_matches_file_name", Outcome("header_matches_file_name", False, "ERROR", exc.reason)))
+    checked = [
+        Outcome("gzip_body", True, "ERROR", f"{h.compressed_bytes:,} bytes -> {h.uncompressed_bytes:,} bytes"),
+        Outcome("header", True, "ERROR", f"{h.flow_version}, {h.settlement_date} {h.run_type}, stamp {h.publication_stamp}"),
+        trailer_line_count(h),
+        Outcome("records", True, "ERROR", ", ".join(f"{n} {c:,}" for n, c in parsed.row_counts.items())),
+        header_matches_partition(h),
+    ]
+    results += [(o.check, o) for o in checked]
     for name, table in parsed.tables.items():
         for outcome in partition_outcomes(RAW_TABLES[name], pl.from_arrow(table), h.settlement_date):
             results.append((f"{name}.{outcome.check}", outcome))
@@ -293,11 +354,11 @@ def validate_file(path) -> list[tuple[str, Outcome | None]]:
 
 
 def vlp_cashflow_reconciles(rows: pl.DataFrame) -> Outcome:
-    """A VLP party that leads only V__ units: the BM cashflow of its units (from their BO4 pairs)
-    equals its PPC BM unit cashflow, to the penny. `rows`: party_id, ppc_gbp, units_gbp, other_units."""
+    """Compared to the penny, for parties leading no other units. `rows`: party_id, ppc_gbp,
+    units_gbp, other_units."""
     comparable = rows.filter(pl.col("other_units").fill_null(0) == 0)
     off = comparable.filter((pl.col("ppc_gbp").fill_null(0) - pl.col("units_gbp").fill_null(0)).abs() > 0.005).sort("party_id")
     description = (f"{comparable.height} VLP part(y/ies) leading only V__ units: BO4 cashflows equal PPC" if off.is_empty()
                    else f"{off.height} VLP part(y/ies) whose units' BO4 cashflows differ from their PPC BM unit cashflow")  # fmt: skip
-    return Outcome("vlp_cashflow_reconciles", off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+    return VLP_CASHFLOW_RECONCILES.outcome(off.is_empty(), description, None if off.is_empty() else _sample(off),
                    {"parties_compared": comparable.height, "parties_differing": off.height})  # fmt: skip

@@ -88,6 +88,17 @@ UNIT_PREFIXES: tuple[tuple[str, UnitKind], ...] = (
     ("M_", UnitKind.MISCELLANEOUS),
 )
 
+# The kind of party that leads a unit of each kind (suppliers lead 2__ and C__, Virtual Lead Parties
+# V__; T_, E_ and M_ units are generation or storage; interconnector users lead I_).
+LEAD_PARTY_ROLE: dict[UnitKind, str] = {
+    UnitKind.SUPPLIER: "supplier",
+    UnitKind.SECONDARY: "vlp",
+    UnitKind.TRANSMISSION: "generator",
+    UnitKind.EMBEDDED: "generator",
+    UnitKind.MISCELLANEOUS: "generator",
+    UnitKind.INTERCONNECTOR: "interconnector",
+}
+
 VLP_UNIT_PREFIX = "V__"
 SUPPLIER_UNIT_PREFIXES = ("2__", "C__")
 
@@ -106,3 +117,12 @@ def is_vlp_unit(bm_unit_id: str) -> bool:
 
 def is_supplier_unit(bm_unit_id: str) -> bool:
     return bm_unit_id.startswith(SUPPLIER_UNIT_PREFIXES)
+
+
+def unit_kind_labels() -> dict[UnitKind, str]:
+    """Each kind with the prefixes that name it, as people read it: "supplier (2__, C__)", in the
+    order of UNIT_PREFIXES."""
+    prefixes: dict[UnitKind, list[str]] = {}
+    for prefix, kind in UNIT_PREFIXES:
+        prefixes.setdefault(kind, []).append(prefix)
+    return {kind: f"{kind.value} ({', '.join(names)})" for kind, names in prefixes.items()}

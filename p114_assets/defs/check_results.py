@@ -1,13 +1,20 @@
-"""Reporting rule outcomes (core/quality.py) to Dagster as asset check results."""
+"""Rules (core/quality.py) as Dagster asset checks: their specs, and their outcomes as check results."""
 
 from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from p114_assets.core.quality import Outcome
+from p114_assets.core.quality import Outcome, Rule
 
 SEVERITY = {"ERROR": dg.AssetCheckSeverity.ERROR, "WARN": dg.AssetCheckSeverity.WARN}
+
+
+def spec(rule: Rule, asset: str, partitions_def: dg.PartitionsDefinition, **kwargs) -> dg.AssetCheckSpec:
+    """The Dagster check of a rule: its name, its description prefixed with its severity, blocking
+    when the severity is ERROR."""
+    return dg.AssetCheckSpec(rule.name, asset=asset, partitions_def=partitions_def, blocking=rule.severity == "ERROR",
+                             description=f"[{rule.severity}] {rule.description}", **kwargs)  # fmt: skip
 
 
 def markdown(df: pl.DataFrame) -> str:

@@ -1,15 +1,19 @@
-"""Partitions: settlement dates x run types for files and raw tables; settlement dates downstream."""
+"""Partitions: settlement dates x run types for files and raw tables; settlement dates downstream.
+
+The only place a partition key is built (`partition_key`) or taken apart (`split_partition_key`,
+`partitions_of`, `dates_of`): sensors, checks, the runner and the CLI all go through these.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import dagster as dg
 
+from p114_assets import config
 from p114_assets.core.settlement import LONDON, RUN_TYPES
 
-START_DATE = os.getenv("P114_START_DATE", "2022-01-01")
+START_DATE = config.start_date()
 
 settlement_date_partitions = dg.DailyPartitionsDefinition(start_date=START_DATE, timezone=LONDON.key)
 run_type_partitions = dg.StaticPartitionsDefinition(list(RUN_TYPES))
@@ -17,7 +21,7 @@ run_type_partitions = dg.StaticPartitionsDefinition(list(RUN_TYPES))
 settlement_run_partitions = dg.MultiPartitionsDefinition({"date": settlement_date_partitions, "run_type": run_type_partitions})
 
 # A failed run costs one chunk, not a whole backfill; each run process costs ~7 s to start.
-BACKFILL_CHUNK = int(os.getenv("P114_BACKFILL_CHUNK", "7"))
+BACKFILL_CHUNK = config.backfill_chunk()
 backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_CHUNK)
 
 
@@ -44,6 +48,7 @@ def date_mapping() -> dg.MultiToSingleDimensionPartitionMapping:
 
 
 def partition_key(settlement_date: dt.date, run_type: str) -> dg.MultiPartitionKey:
+    """The key of one (settlement date, run type); as a string, "2024-10-01|II"."""
     return dg.MultiPartitionKey({"date": settlement_date.isoformat(), "run_type": run_type})
 
 

@@ -30,7 +30,7 @@ from google.cloud import bigquery
 from pydantic import Field
 from sqlglot import exp
 
-from p114_assets.core.s0142.layout import TableSpec
+from p114_assets.core.s0142.tables import TableSpec
 from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import BIGQUERY_TYPES, TABLES

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from p114_assets.core.classification import Thresholds
-from p114_assets.core.settlement import RUN_PRECEDENCE, SUPPLIER_UNIT_PREFIXES, VLP_UNIT_PREFIX
+from p114_assets.core.settlement import RUN_PRECEDENCE, SUPPLIER_UNIT_PREFIXES, UNIT_PREFIXES, VLP_UNIT_PREFIX, UnitKind, unit_kind_labels
 from p114_assets.warehouse.base import SCHEMA
 
 
@@ -132,6 +132,14 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
 # non-delivery charge + = paid by the party; PPC 2 BM unit cashflow + = credit, 3 energy imbalance
 # cashflow + = debit, 5 non-delivery charge + = debit, 6 RCRC + = credit. Money is rounded to the
 # penny and volumes to the kWh only in the output, never in between.
+
+def unit_kind_case(column: str = "bm_unit_id") -> str:
+    """The kind of the BM unit in `column` as its label ("supplier (2__, C__)", ...), from
+    core.settlement's prefixes in their order (longest first); 'other' for any other id."""
+    labels = unit_kind_labels()
+    whens = " ".join(f"WHEN STARTS_WITH({column}, '{prefix}') THEN '{labels[kind]}'" for prefix, kind in UNIT_PREFIXES)
+    return f"(CASE {whens} ELSE '{UnitKind.OTHER.value}' END)"
+
 
 VLP = f"STARTS_WITH(bm_unit_id, '{VLP_UNIT_PREFIX}')"  # a prefix test: in LIKE 'V__%' each _ is a wildcard
 SUPPLIER = " OR ".join(f"STARTS_WITH(bm_unit_id, '{p}')" for p in SUPPLIER_UNIT_PREFIXES)

@@ -1,12 +1,12 @@
 """Table definitions shared by every engine: the raw tables come from the S0142 layouts (one
-definition, core/s0142/layout.py); this module turns a definition into each engine's DDL so the
+definition, core/s0142/tables.py); this module turns a definition into each engine's DDL so the
 engines cannot drift apart."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from p114_assets.core.s0142.layout import BM_UNIT_PERIOD, RAW_TABLES, Column, TableSpec
+from p114_assets.core.s0142.tables import BM_UNIT_PERIOD, RAW_TABLES, Column, TableSpec
 
 DUCKDB_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP"}
 BIGQUERY_TYPES = {"text": "STRING", "float": "FLOAT64", "int": "INT64", "date": "DATE", "timestamp": "DATETIME"}

@@ -10,7 +10,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 from werkzeug import Response
 
-from p114_assets.core.alerts import Alert, DeliveryError, GenericWebhook, SlackWebhook, deliver, sinks_from_env
+from p114_assets.config import alert_sinks as sinks_from_env
+from p114_assets.core.alerts import Alert, DeliveryError, GenericWebhook, SlackWebhook, deliver
 from p114_assets_tests.conftest import free_port
 
 ALERT = Alert("check_failed", "bm_unit_period", "2024-06-05|SF", "periods_per_day", "ERROR", "47 periods; 2024-06-05 has 48")

@@ -29,7 +29,8 @@ def test_nominal_publication_dates():
 import pytest  # noqa: E402
 
 from p114_assets.core.backfill import best_available_plan, chunk_partitions, summary  # noqa: E402
-from p114_assets.core.calendar import CalendarError, SettlementCalendar, calendar_from_env  # noqa: E402
+from p114_assets.config import calendar as calendar_from_env  # noqa: E402
+from p114_assets.core.calendar import CalendarError, SettlementCalendar  # noqa: E402
 
 
 def test_expected_runs_and_best_available_run_from_nominal_offsets():
@@ -87,3 +88,17 @@ def test_chunks_are_ranges_of_one_run_type():
                                           [(d + dt.timedelta(2), "RF")], [(d + dt.timedelta(4), "RF")]]  # fmt: skip
     with pytest.raises(ValueError):
         chunk_partitions(parts, 0)
+
+
+def test_df_has_one_assumed_date_after_rf_and_a_search_looks_around_it():
+    from p114_assets.core.calendar import DF_AFTER_RF_WORKING_DAYS, assumed_publication_date
+
+    day = dt.date(2023, 6, 5)
+    rf = nominal_publication_date(day, "RF")
+    assert assumed_publication_date(day, "RF") == rf
+    assert assumed_publication_date(day, "DF") == add_working_days(rf, DF_AFTER_RF_WORKING_DAYS) == add_working_days(rf, 120)
+    searched = SettlementCalendar().search_dates(day, "DF", before=2, after=3)
+    df = assumed_publication_date(day, "DF")
+    assert searched == [df, *(add_working_days(df, n) for n in (1, 2, 3, -1, -2))]
+    actual = SettlementCalendar({(day, "DF"): dt.date(2025, 3, 3)})  # a calendar file's date wins
+    assert actual.search_dates(day, "DF", before=0, after=0) == [dt.date(2025, 3, 3)]

@@ -21,7 +21,7 @@ from p114_assets.core.s0142.generator import (
     generate_file,
     generate_files,
 )
-from p114_assets.core.s0142.layout import FileName
+from p114_assets.core.s0142.files import FileName
 from p114_assets.core.s0142.parser import parse_bytes, parse_file
 from p114_assets.core.settlement import RUN_TYPES, periods_in_day
 
@@ -212,3 +212,12 @@ def test_real_scale_file(tmp_path):
     assert 10_000_000 < path.stat().st_size < 20_000_000
     parsed = parse_file(path)
     assert parsed.row_counts["bm_unit_period"] == 8000 * 48
+
+
+
+def test_df_is_stamped_on_the_calendars_assumed_date():
+    from p114_assets.core.calendar import assumed_publication_date
+    from p114_assets.core.s0142.generator import publication_stamp
+
+    day = dt.date(2022, 3, 1)
+    assert publication_stamp(day, "DF", seed=0)[:8] == f"{assumed_publication_date(day, 'DF'):%Y%m%d}"

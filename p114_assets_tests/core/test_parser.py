@@ -8,7 +8,8 @@ import gzip
 import polars as pl
 import pytest
 
-from p114_assets.core.s0142.layout import RAW_TABLES, FileName
+from p114_assets.core.s0142.files import FileName
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.parser import S0142Error, check_name_matches_header, inspect_file, parse_bytes, parse_file
 from p114_assets_tests.conftest import FIXTURES, fixture_text, write_gz
 

@@ -10,7 +10,7 @@ import pytest
 
 from p114_assets.core import quality
 from p114_assets.core.coverage import coverage_grid, incomplete, is_due, totals
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.parser import parse_file
 from p114_assets_tests.conftest import FIXTURES, fixture_text
 
@@ -125,3 +125,25 @@ def test_coverage_grid_tells_missing_from_not_due():
     assert grid[(day, "II")] == "check_failed"
     assert incomplete(grid) == [(day, "II"), (day, "SF")]
     assert totals(grid)["R1"]["not_due"] == 1
+
+
+def test_validate_and_the_file_check_judge_the_header_by_one_rule(tmp_path):
+    misnamed = tmp_path / "S0142_20240102_II_20240115103000.gz"  # the header says 2024-01-01
+    misnamed.write_bytes(gzip.compress(fixture_text("hand_written_ii.s0142").encode()))
+    header, trailer = quality.file_outcomes(misnamed, (dt.date(2024, 1, 2), "II"))
+    validated = dict(quality.validate_file(misnamed))["header_matches_partition"]
+    assert header.check == validated.check == "header_matches_partition"
+    assert not header.passed and not validated.passed and header.description == validated.description
+    assert "file name says 2024-01-02 II" in header.description and trailer.passed
+    missing = quality.file_outcomes(None, (dt.date(2024, 1, 2), "II"))
+    assert [(o.check, o.passed, o.description) for o in missing] == [
+        ("header_matches_partition", False, "no landed file for 2024-01-02 II"),
+        ("trailer_line_count", False, "no landed file for 2024-01-02 II")]
+
+
+def test_every_rule_carries_its_own_description():
+    rules = [quality.HEADER_MATCHES_PARTITION, quality.TRAILER_LINE_COUNT, quality.ONE_RUN_PER_DATE,
+             quality.VLP_UNITS_STILL_PRESENT, quality.VLP_CASHFLOW_RECONCILES, *quality.RULES]  # fmt: skip
+    assert all(r.description and r.severity in ("ERROR", "WARN") for r in rules)
+    assert len({r.name for r in rules}) == len(rules)
+    assert all(r.evaluate is not None for r in quality.RULES)

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_files
-from p114_assets.local_runner import folder_partitions, folder_resources, materialize_partitions
+from p114_assets.app.runner import folder_partitions, folder_resources, materialize_partitions
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import DERIVED_TABLES, TABLES
 

@@ -11,15 +11,15 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
-from p114_assets.cli import main
+from p114_assets.app.cli import main
 from p114_assets.core import quality
 from p114_assets.core.s0142 import generator
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
-from p114_assets.defs.ops import sensors
-from p114_assets.local_runner import RAW_KEYS, materialize_folder
+from p114_assets.defs.alerts import sensors
+from p114_assets.app.runner import RAW_KEYS, materialize_folder
 from p114_assets_tests.conftest import local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

@@ -12,9 +12,9 @@ import pytest
 
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
-from p114_assets.defs.ops import sensors
+from p114_assets.defs.settlement import sensors
 from p114_assets.defs.settlement.resources import PortalSource
-from p114_assets.local_runner import RAW_KEYS
+from p114_assets.app.runner import RAW_KEYS
 from p114_assets_tests.conftest import PORTAL_KEY, FakePortal, local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -106,3 +106,10 @@ def test_the_sensor_is_quiet_without_a_key(monkeypatch):
         result = sensors.p114_portal(context)
         assert isinstance(result, dg.SkipReason) and "ELEXON_PORTAL_KEY is not set" in result.skip_message
         assert context.cursor == "idle"
+
+
+def test_the_portal_source_looks_for_df_on_the_calendars_assumed_date_first():
+    from p114_assets.core.calendar import assumed_publication_date
+
+    day = dt.date(2022, 3, 1)
+    assert PortalSource(key="unused").publication_dates(day, "DF")[0] == assumed_publication_date(day, "DF")

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from p114_assets.core.s0142.generator import generate_files
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.parser import parse_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.partitions import backfill_policy, partition_key, settlement_date_partitions, settlement_run_partitions

@@ -109,3 +109,17 @@ def test_queries_on_a_missing_warehouse_say_so(tmp_path):
     with pytest.raises(FileNotFoundError, match="no warehouse at"):
         warehouse.query("SELECT 1")
     assert not (tmp_path / "none.duckdb").exists()  # reading never creates the file
+
+
+def test_the_unit_kind_case_is_core_settlements_rule_in_sql():
+    from p114_assets.core.settlement import unit_kind, unit_kind_labels
+    from p114_assets.warehouse.sql import unit_kind_case
+
+    ids = ["2__AGESL000", "C__AEDFC001", "V__ABCDE001", "T_DRAXX-1", "E_BURBO-1", "I_IFA-1", "M_MISC-1", "V_NOTVLP", "Z_X"]
+    rows = duckdb.connect().execute(f"SELECT id, {unit_kind_case('id')} AS kind FROM (SELECT unnest(?) AS id)", [ids]).fetchall()
+    got = dict(rows)
+    assert got["2__AGESL000"] == got["C__AEDFC001"] == "supplier (2__, C__)"
+    assert (got["V__ABCDE001"], got["T_DRAXX-1"], got["M_MISC-1"]) == ("secondary (V__)", "transmission (T_)", "miscellaneous (M_)")
+    assert got["V_NOTVLP"] == got["Z_X"] == "other"
+    labels = unit_kind_labels()
+    assert got == {i: labels.get(unit_kind(i), "other") for i in ids}  # the SQL and the Python rule agree

@@ -1,11 +1,47 @@
-"""Finding S0142 files on disk by their names: S0142_<date>_<run>_<stamp>[.gz]."""
+"""S0142 files on disk: their names (S0142_<date>_<run>_<stamp>[.gz]), the gzip magic that opens
+a compressed body, and finding the newest file of a partition in a folder."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
-from p114_assets.core.s0142.layout import FileName
+from p114_assets.core.settlement import RUN_TYPES
+
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip stream
+
+# S0142_<settlement date>_<run type>_<publication stamp>.gz; the stamp equals the AAA creation time.
+FILE_NAME_PATTERN = re.compile(rf"^S0142_(\d{{8}})_({'|'.join(RUN_TYPES)})_(\d{{14}})(\.gz)?$")
+
+
+@dataclass(frozen=True)
+class FileName:
+    """The parts of an S0142 file name. Anything that does not match the pattern is not one."""
+
+    settlement_date: dt.date
+    run_type: str
+    stamp: str  # YYYYMMDDHHMMSS, as printed
+    compressed: bool = True
+
+    @property
+    def name(self) -> str:
+        suffix = ".gz" if self.compressed else ""
+        return f"S0142_{self.settlement_date:%Y%m%d}_{self.run_type}_{self.stamp}{suffix}"
+
+    @classmethod
+    def parse(cls, name: str) -> "FileName | None":
+        """The parts of `name`, or None when it is not an S0142 file name (this rejects any path)."""
+        match = FILE_NAME_PATTERN.match(name)
+        if not match:
+            return None
+        try:
+            day = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+            dt.datetime.strptime(match.group(3), "%Y%m%d%H%M%S")
+        except ValueError:
+            return None
+        return cls(day, match.group(2), match.group(3), compressed=match.group(4) is not None)
 
 
 def scan_folder(folder: str | Path) -> dict[tuple[dt.date, str], Path]:

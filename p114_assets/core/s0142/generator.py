@@ -27,9 +27,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from p114_assets.core.calendar import add_working_days, nominal_publication_date
-from p114_assets.core.s0142.layout import APD, BO4, BP7, BPI, LAYOUTS, MD1, PPC, SPI, FileName, RecordLayout
-from p114_assets.core.settlement import RUN_PRECEDENCE, RUN_TYPES, periods_in_day
+from p114_assets.core.atomic_write import write_atomically
+from p114_assets.core.calendar import assumed_publication_date
+from p114_assets.core.s0142.files import FileName
+from p114_assets.core.s0142.layout import APD, BO4, BP7, BPI, LAYOUTS, MD1, PPC, SPI, RecordLayout
+from p114_assets.core.settlement import LEAD_PARTY_ROLE, RUN_PRECEDENCE, RUN_TYPES, UNIT_PREFIXES, periods_in_day
 
 DEFAULT_UNITS = 8000
 FLOW_VERSION = "S0142013"
@@ -45,12 +47,10 @@ GSP_TLF = {
 # Share of BM units by id prefix, roughly as in 2025-26 files (about 8,000 units).
 UNIT_MIX = (("2__", 0.42), ("V__", 0.20), ("E_", 0.19), ("T_", 0.10), ("C__", 0.04), ("M_", 0.03), ("I_", 0.02))
 PARTY_ROLES = (("supplier", 0.30), ("vlp", 0.20), ("generator", 0.45), ("interconnector", 0.05))
-ROLE_OF_PREFIX = {"2__": "supplier", "C__": "supplier", "V__": "vlp", "T_": "generator", "E_": "generator",
-                  "M_": "generator", "I_": "interconnector"}  # fmt: skip
+ROLE_OF_PREFIX = {prefix: LEAD_PARTY_ROLE[kind] for prefix, kind in UNIT_PREFIXES}
 
 # Standard deviation of the metered-volume revision of each run, relative to the final value.
 RUN_REVISION = {"II": 0.06, "SF": 0.02, "R1": 0.01, "R2": 0.005, "R3": 0.002, "RF": 0.0, "DF": 0.0}
-DF_AFTER_RF_WORKING_DAYS = 120  # DF has no nominal offset; a synthetic one keeps stamps in order
 BOM_SHARE = 0.05  # about 5% of real files begin with a UTF-8 byte-order mark
 
 # Keys that order the lines of a file: section, then nesting levels (see _SORT).
@@ -251,17 +251,12 @@ class GeneratedFile:
         name = FileName(self.file_name.settlement_date, self.file_name.run_type, self.file_name.stamp, compress)
         path = out_dir / name.name
         body = gzip.compress(self.text, compresslevel=6, mtime=0) if compress else self.text
-        tmp = path.with_suffix(path.suffix + ".part")
-        tmp.write_bytes(body)
-        tmp.replace(path)
-        return path
+        return write_atomically(path, body)
 
 
 def publication_stamp(settlement_date: dt.date, run_type: str, seed: int) -> str:
     """A stamp on the nominal publication date of the run, at a reproducible time of day."""
-    day = nominal_publication_date(settlement_date, run_type)
-    if day is None:  # DF: after RF, when a dispute needs it
-        day = add_working_days(nominal_publication_date(settlement_date, "RF"), DF_AFTER_RF_WORKING_DAYS)
+    day = assumed_publication_date(settlement_date, run_type)  # DF: core.calendar's assumed date after RF
     rng = np.random.default_rng([seed, settlement_date.toordinal(), RUN_PRECEDENCE[run_type], 7])
     seconds = int(rng.integers(6 * 3600, 23 * 3600))
     return f"{day:%Y%m%d}{seconds // 3600:02d}{seconds // 60 % 60:02d}{seconds % 60:02d}"

@@ -1,8 +1,7 @@
-"""S0142 record layouts (flow version 013) and the raw tables built from them.
+"""S0142 record layouts (flow version 013): the one map from a field position in a record to a column.
 
-This module is the single place that maps a field position in a record to a warehouse column.
-The parser reads by it, the generator writes by it, the warehouse creates tables from it, and the
-docs list it. A new record type or field is one edit here.
+The parser reads by it, the generator writes by it, and the raw tables (tables.py) are built from
+it. A new record type or field is one edit here.
 
 Confidence marks follow S0142_FORMAT.md: V seen in real files, C checked by arithmetic, I inferred,
 ? unknown. A position whose meaning is unknown keeps the file's text as printed, in a column named
@@ -12,24 +11,10 @@ built on a guess.
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Literal
 
-import pyarrow as pa
-
-from p114_assets.core.settlement import RUN_TYPES
-
 FieldType = Literal["text", "float", "int"]
-
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(),
-    "float": pa.float64(),
-    "int": pa.int64(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("s"),
-}
 
 
 @dataclass(frozen=True)
@@ -268,139 +253,3 @@ LAYOUTS: dict[str, RecordLayout] = {
 
 # Pairs of columns in BPI and BP7 that must agree (S0142_FORMAT.md, cross-record facts).
 BPI_BP7_TWINS: tuple[str, ...] = tuple(f.column for f in BPI.named if f.column != "bm_unit_id")
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables: what the parser returns and the warehouse stores.
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    type: str  # a key of ARROW_TYPES
-    description: str = ""
-    confidence: str = ""
-    nullable: bool = True
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A warehouse table: columns (with types, descriptions, confidence), key and clustering.
-    Raw tables are built from record layouts below; derived tables are declared beside their SQL."""
-
-    name: str
-    columns: tuple[Column, ...]
-    key: tuple[str, ...]
-    cluster_by: tuple[str, ...] = ()  # BigQuery clustering, after the settlement_date partitioning
-    description: str = ""
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
-
-    def arrow_schema(self) -> pa.Schema:
-        return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in self.columns])
-
-
-PARTITION_COLUMNS = (
-    Column("settlement_date", "date", "settlement date, from SRH", "V", nullable=False),
-    Column("settlement_period", "int", "1..50, local time periods", "V", nullable=False),
-    Column("run_type", "text", "II SF R1 R2 R3 RF DF, from SRH", "V", nullable=False),
-)
-FILE_COLUMNS = (
-    Column("publication_ts", "timestamp", "AAA creation stamp as printed (no time zone)", "V", nullable=False),
-    Column("flow_version", "text", "AAA flow version, e.g. S0142013", "V", nullable=False),
-)
-EXTRA = Column("extra_fields", "text", "fields past the known layout (newer flow versions), '|'-joined")
-
-
-def _record_columns(layout: RecordLayout, skip: tuple[str, ...] = ()) -> tuple[Column, ...]:
-    return tuple(
-        Column(f.column, f.type, f.description, f.confidence) for f in layout.fields() if f.column not in skip
-    )
-
-
-def _line(name: str = "line_number") -> Column:
-    return Column(name, "int", "line of the record in the file (1 = AAA), for tracing a value to its source")
-
-
-def _record_table(name: str, layout: RecordLayout, key: tuple[str, ...], description: str,
-                  context: tuple[Column, ...] = (), trailing: tuple[Column, ...] = (EXTRA, _line()),
-                  cluster_by: tuple[str, ...] = ()) -> TableSpec:  # fmt: skip
-    """A raw table: partition columns, the record's context (its BM unit or party), the record's
-    fields in position order, then extra fields, line numbers and the file's columns."""
-    named = {c.name for c in PARTITION_COLUMNS + context}
-    columns = PARTITION_COLUMNS + context + _record_columns(layout, skip=tuple(named)) + trailing + FILE_COLUMNS
-    return TableSpec(name, columns, key=key, cluster_by=cluster_by, description=description)
-
-
-_UNIT = Column("bm_unit_id", "text", "BM unit id", "V", nullable=False)
-_PARTY = Column("party_id", "text", "BSC party of the enclosing BPH", "V", nullable=False)
-
-SYSTEM_PERIOD = _record_table(
-    "system_period", SPI, ("settlement_date", "run_type", "settlement_period"),
-    "SPI: one row per settlement period with system prices and volumes.", cluster_by=("run_type",),
-)  # fmt: skip
-MARKET_INDEX = _record_table(
-    "market_index", MD1, ("settlement_date", "run_type", "settlement_period", "market_index_provider"),
-    "MD1: market index price and volume per provider per period.", cluster_by=("run_type",),
-)  # fmt: skip
-BM_UNIT_PERIOD = _record_table(
-    "bm_unit_period", BP7, ("settlement_date", "run_type", "settlement_period", "bm_unit_id"),
-    "BPI joined with BP7: one row per BM unit per period; values are BP7's.",
-    context=(_UNIT, Column("lead_party_id", "text", "party whose BPH block holds the BP7 record", "V")),
-    trailing=(EXTRA, Column("bpi_bp7_mismatch", "text", "where BPI disagrees with its BP7 twin: 'column: BPI x, BP7 y; ...'"),
-              _line("bpi_line_number"), _line("bp7_line_number")),
-    cluster_by=("run_type", "bm_unit_id"),
-)  # fmt: skip
-BID_OFFER_PAIR = _record_table(
-    "bid_offer_pair", BO4, ("settlement_date", "run_type", "settlement_period", "bm_unit_id", "pair_number"),
-    "BO4: accepted volumes and cashflows per bid-offer pair per BM unit per period.",
-    context=(Column("bm_unit_id", "text", "the BPI the BO4 sits under", "V", nullable=False),),
-    cluster_by=("run_type", "bm_unit_id"),
-)  # fmt: skip
-PARTY_PERIOD = _record_table(
-    "party_period", PPC, ("settlement_date", "run_type", "settlement_period", "party_id"),
-    "PPC: party charges per period.", context=(_PARTY,), cluster_by=("run_type",),
-)  # fmt: skip
-ACCOUNT_PERIOD = _record_table(
-    "account_period", APD, ("settlement_date", "run_type", "settlement_period", "party_id", "production_consumption_flag"),
-    "APD: energy account (production / consumption) data per party per period.",
-    context=(_PARTY,), cluster_by=("run_type",),
-)  # fmt: skip
-
-RAW_TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (SYSTEM_PERIOD, MARKET_INDEX, BM_UNIT_PERIOD, BID_OFFER_PAIR, PARTY_PERIOD, ACCOUNT_PERIOD)
-}
-
-
-# S0142_<settlement date>_<run type>_<publication stamp>.gz; the stamp equals the AAA creation time.
-FILE_NAME_PATTERN = re.compile(rf"^S0142_(\d{{8}})_({'|'.join(RUN_TYPES)})_(\d{{14}})(\.gz)?$")
-
-
-@dataclass(frozen=True)
-class FileName:
-    """The parts of an S0142 file name. Anything that does not match the pattern is not one."""
-
-    settlement_date: dt.date
-    run_type: str
-    stamp: str  # YYYYMMDDHHMMSS, as printed
-    compressed: bool = True
-
-    @property
-    def name(self) -> str:
-        suffix = ".gz" if self.compressed else ""
-        return f"S0142_{self.settlement_date:%Y%m%d}_{self.run_type}_{self.stamp}{suffix}"
-
-    @classmethod
-    def parse(cls, name: str) -> "FileName | None":
-        """The parts of `name`, or None when it is not an S0142 file name (this rejects any path)."""
-        match = FILE_NAME_PATTERN.match(name)
-        if not match:
-            return None
-        try:
-            day = dt.datetime.strptime(match.group(1), "%Y%m%d").date()
-            dt.datetime.strptime(match.group(3), "%Y%m%d%H%M%S")
-        except ValueError:
-            return None
-        return cls(day, match.group(2), match.group(3), compressed=match.group(4) is not None)

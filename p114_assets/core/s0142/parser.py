@@ -24,22 +24,11 @@ import polars as pl
 import pyarrow as pa
 from isal import igzip, isal_zlib
 
-from p114_assets.core.s0142.layout import (
-    APD,
-    BO4,
-    BP7,
-    BPI,
-    BPI_BP7_TWINS,
-    LAYOUTS,
-    MD1,
-    PPC,
-    RAW_TABLES,
-    FileName,
-    RecordLayout,
-)
+from p114_assets.core.s0142.files import GZIP_MAGIC, FileName
+from p114_assets.core.s0142.layout import APD, BO4, BP7, BPI, BPI_BP7_TWINS, LAYOUTS, MD1, PPC, RecordLayout
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.settlement import RUN_TYPES
 
-GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 
 _POLARS_TYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64}

@@ -10,23 +10,16 @@ import dagster as dg
 from pydantic import Field
 
 from p114_assets.core.classification import Thresholds, market_structure
-from p114_assets.defs.derived import derived_asset, refresh, row_count_metadata
+from p114_assets.core.plots import market_structure_png
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.partitions import date_mapping, dates_of
-from p114_assets.report import market_structure_png
-from p114_assets.warehouse import sql
-from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.defs.table_assets import derived_asset, refresh, row_count_metadata
+from p114_assets.warehouse import queries, sql
+from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.tables import UNIT_CLASSIFICATION, VLP_PARTY_DAILY, VLP_REVENUE_DAILY, VLP_REVENUE_PERIOD
 
 DEFAULTS = Thresholds()  # the rule's defaults live in core/classification.py, not here
 DEFAULT_WINDOW = DEFAULTS.window_days
-
-
-def _totals(warehouse: Warehouse, table: str, dates, columns: str) -> dict:
-    row = warehouse.query(
-        f"SELECT {columns} FROM {SCHEMA}.{table} WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])}"
-    ).to_pylist()[0]
-    return {k: (round(v, 2) if isinstance(v, float) else (v or 0)) for k, v in row.items()}
 
 
 @derived_asset(VLP_REVENUE_PERIOD, [dg.AssetDep("settlement_canonical"),
@@ -42,10 +35,7 @@ def vlp_revenue_period(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     units are never VLP units.
     """
     dates, rows = refresh(context, warehouse, VLP_REVENUE_PERIOD, sql.vlp_revenue_period)
-    totals = _totals(warehouse, "vlp_revenue_period", dates,
-                     "COUNT(DISTINCT bm_unit_id) AS vlp_units, SUM(bm_cashflow_gbp) AS bm_cashflow_gbp, "
-                     "SUM(non_delivery_charge_gbp) AS non_delivery_charge_gbp, "
-                     "SUM(net_balancing_revenue_gbp) AS net_balancing_revenue_gbp")  # fmt: skip
+    totals = queries.vlp_revenue_totals(warehouse, dates[0], dates[-1])
     return dg.MaterializeResult(metadata={**row_count_metadata(dates, rows), **totals})
 
 
@@ -54,11 +44,7 @@ def vlp_revenue_daily(context: dg.AssetExecutionContext, warehouse: Warehouse) -
     """vlp_revenue_period summed per VLP unit and settlement date (delivery ratio of the day's
     sums, and the number of periods with an accepted bid or offer)."""
     dates, rows = refresh(context, warehouse, VLP_REVENUE_DAILY, sql.vlp_revenue_daily)
-    top = warehouse.query(
-        f"SELECT bm_unit_id, lead_party_id, SUM(net_balancing_revenue_gbp) AS net FROM {SCHEMA}.vlp_revenue_daily "
-        f"WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
-        f"GROUP BY bm_unit_id, lead_party_id ORDER BY net DESC LIMIT 10"
-    ).to_pylist()
+    top = queries.top_vlp_units(warehouse, dates[0], dates[-1], limit=10)
     return dg.MaterializeResult(metadata={
         **row_count_metadata(dates, rows),
         "top_units": dg.MetadataValue.md("| unit | party | net balancing revenue GBP |\n|---|---|---|\n"
@@ -75,8 +61,7 @@ def vlp_party_daily(context: dg.AssetExecutionContext, warehouse: Warehouse) -> 
     RCRC, + = credit) and net settlement position = BM cashflow - non-delivery charge - energy
     imbalance cashflow + RCRC (+ = the party is paid)."""
     dates, rows = refresh(context, warehouse, VLP_PARTY_DAILY, sql.vlp_party_daily)
-    totals = _totals(warehouse, "vlp_party_daily", dates,
-                     "COUNT(DISTINCT party_id) AS vlp_parties, SUM(net_settlement_position_gbp) AS net_settlement_position_gbp")
+    totals = queries.vlp_party_totals(warehouse, dates[0], dates[-1])
     return dg.MaterializeResult(metadata={**row_count_metadata(dates, rows), **totals})
 
 
@@ -117,8 +102,7 @@ def unit_classification(
     dates = dates_of(context)
     rows = warehouse.replace_dates("unit_classification", dates[0], dates[-1], sql.unit_classification(dates, thresholds))
     last = dates[-1]
-    units = warehouse.query(f"SELECT class, a_tot_mwh FROM {SCHEMA}.unit_classification "
-                            f"WHERE settlement_date = {sql.date_literal(last)}").to_pylist()  # fmt: skip
+    units = queries.classified_units(warehouse, last)
     shares = market_structure((u["class"], u["a_tot_mwh"]) for u in units)
     table = "| class | MWh | share | units |\n|---|---|---|---|\n" + "\n".join(
         f"| {s['class']} | {s['mwh']:,.1f} | {s['share']:.2%} | {s['units']} |" for s in shares)

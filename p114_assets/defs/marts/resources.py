@@ -5,6 +5,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from p114_assets.core.atomic_write import write_atomically
+
 
 class ReportStore(dg.ConfigurableResource):
     """A directory for plots and reports written by assets."""
@@ -14,8 +16,4 @@ class ReportStore(dg.ConfigurableResource):
     def save(self, name: str, data: bytes) -> Path:
         folder = Path(self.path)
         folder.mkdir(parents=True, exist_ok=True)
-        target = folder / name
-        partial = target.with_name(target.name + ".part")
-        partial.write_bytes(data)
-        partial.replace(target)
-        return target
+        return write_atomically(folder / name, data)

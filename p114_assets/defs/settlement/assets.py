@@ -7,13 +7,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from p114_assets.core.s0142.layout import RAW_TABLES
 from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
-from p114_assets.defs.derived import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partitions_of, settlement_run_partitions
 from p114_assets.defs.settlement.resources import LandingZone, S0142Source
-from p114_assets.warehouse import sql
-from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.defs.table_assets import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
+from p114_assets.warehouse import queries, sql
+from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.tables import RUN_RECONCILIATION, SETTLEMENT_CANONICAL
 
 
@@ -176,14 +176,6 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
 
 
-def _runs_table(warehouse: Warehouse, table: str, dates: list[dt.date]) -> list[dict]:
-    return warehouse.query(
-        f"SELECT settlement_date, run_type, COUNT(*) AS n FROM {SCHEMA}.{table} "
-        f"WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
-        f"GROUP BY settlement_date, run_type ORDER BY settlement_date, run_type"
-    ).to_pylist()
-
-
 @derived_asset(SETTLEMENT_CANONICAL, [dg.AssetDep("bm_unit_period", partition_mapping=date_mapping())], "settlement")
 def settlement_canonical(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """For each settlement date, the bm_unit_period rows of the most mature run present:
@@ -195,7 +187,7 @@ def settlement_canonical(context: dg.AssetExecutionContext, warehouse: Warehouse
     later, more mature run replaces the earlier one), unless that run failed a blocking check.
     """
     dates, rows = refresh(context, warehouse, SETTLEMENT_CANONICAL, sql.canonical)
-    chosen = _runs_table(warehouse, "settlement_canonical", dates)
+    chosen = queries.rows_by_run(warehouse, "settlement_canonical", dates[0], dates[-1])
     found = {r["settlement_date"] for r in chosen}
     missing = [d for d in dates if d not in found]
     if missing:
@@ -217,12 +209,7 @@ def run_reconciliation(context: dg.AssetExecutionContext, warehouse: Warehouse) 
     Same automation as settlement_canonical.
     """
     dates, rows = refresh(context, warehouse, RUN_RECONCILIATION, sql.run_reconciliation)
-    moves = warehouse.query(
-        f"SELECT settlement_date, from_run_type, to_run_type, COUNT(*) AS n, "
-        f"SUM(ABS(metered_volume_delta_mwh)) AS metered, SUM(ABS(bm_cashflow_delta_gbp)) AS cashflow "
-        f"FROM {SCHEMA}.run_reconciliation WHERE {sql.dates_between('settlement_date', dates[0], dates[-1])} "
-        f"GROUP BY settlement_date, from_run_type, to_run_type ORDER BY settlement_date, from_run_type"
-    ).to_pylist()
+    moves = queries.reconciliation_moves(warehouse, dates[0], dates[-1])
     return dg.MaterializeResult(metadata={
         **row_count_metadata(dates, rows),
         "movements": dg.MetadataValue.md(

@@ -11,11 +11,12 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from p114_assets.core.calendar import add_working_days, calendar_from_env
+from p114_assets import config
+from p114_assets.core.atomic_write import replacing
+from p114_assets.core.calendar import SEARCH_AFTER_WORKING_DAYS, SEARCH_BEFORE_WORKING_DAYS
 from p114_assets.core.portal import DEFAULT_URL, KeyRefused, PortalClient, PortalError
-from p114_assets.core.s0142.files import latest_file
+from p114_assets.core.s0142.files import FileName, latest_file
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
-from p114_assets.core.s0142.layout import FileName
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -49,13 +50,11 @@ class LandingZone(dg.ConfigurableResource):
             return src.replace(target)
         if target.exists() and target.stat().st_size == src.stat().st_size:
             return target
-        partial = target.with_name(target.name + ".part")
-        partial.unlink(missing_ok=True)
-        try:
-            os.link(src, partial)
-        except OSError:
-            shutil.copyfile(src, partial)
-        partial.replace(target)
+        with replacing(target) as partial:
+            try:
+                os.link(src, partial)
+            except OSError:
+                shutil.copyfile(src, partial)
         return target
 
 
@@ -120,8 +119,8 @@ class PortalSource(S0142Source):
     base_url: str = Field(default=DEFAULT_URL, description="scheme and host; the client appends /p114/list and /p114/download")
     timeout_seconds: float = Field(default=60.0, description="timeout of each request")
     max_tries: int = Field(default=5, description="tries per request for transient failures (429, 5xx, timeouts, cut-off bodies)")
-    search_before_working_days: int = Field(default=3, description="publication dates listed before the expected one")
-    search_after_working_days: int = Field(default=10, description="publication dates listed after the expected one")
+    search_before_working_days: int = Field(default=SEARCH_BEFORE_WORKING_DAYS, description="publication dates listed before the expected one")
+    search_after_working_days: int = Field(default=SEARCH_AFTER_WORKING_DAYS, description="publication dates listed after the expected one")
 
     def describe(self) -> str:
         return f"Elexon Portal {self.base_url}"
@@ -130,12 +129,8 @@ class PortalSource(S0142Source):
         return PortalClient(self.key, self.base_url, timeout=self.timeout_seconds, max_tries=self.max_tries)
 
     def publication_dates(self, settlement_date: dt.date, run_type: str) -> list[dt.date]:
-        calendar = calendar_from_env()
-        expected = calendar.expected_publication(settlement_date, run_type)
-        if expected is None:  # DF: no nominal date; look after RF
-            expected = add_working_days(calendar.expected_publication(settlement_date, "RF"), 20)
-        offsets = [0, *range(1, self.search_after_working_days + 1), *range(-1, -self.search_before_working_days - 1, -1)]
-        days = [add_working_days(expected, n) for n in offsets]
+        days = config.calendar().search_dates(settlement_date, run_type, self.search_before_working_days,
+                                              self.search_after_working_days)  # fmt: skip
         return [d for d in days if d <= dt.date.today()]
 
     def fetch(self, settlement_date: dt.date, run_type: str, staging: Path) -> Path:

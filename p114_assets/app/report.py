@@ -11,9 +11,11 @@ import datetime as dt
 import html
 from pathlib import Path
 
+from p114_assets.core.atomic_write import write_atomically
 from p114_assets.core.classification import market_structure
+from p114_assets.core.plots import market_structure_png, vlp_revenue_png
 from p114_assets.core.settlement import RUN_TYPES, periods_in_day
-from p114_assets.warehouse import sql
+from p114_assets.warehouse import queries
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import TABLES
 
@@ -42,19 +44,8 @@ def _table(headers: list[str], rows: list[list], left: int = 1, classes: list[li
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def coverage(warehouse: Warehouse) -> list[dict]:
-    """(date, run type) partitions present in bm_unit_period, with units and periods seen."""
-    if not warehouse.table_exists("bm_unit_period"):
-        return []
-    return warehouse.query(
-        f"SELECT settlement_date, run_type, count(DISTINCT bm_unit_id) AS units, "
-        f"count(DISTINCT settlement_period) AS periods, count(*) AS rows "
-        f"FROM {SCHEMA}.bm_unit_period GROUP BY settlement_date, run_type ORDER BY settlement_date, run_type"
-    ).to_pylist()
-
-
 def build_report(warehouse: Warehouse, title: str = "p114 warehouse report") -> str:
-    cov = coverage(warehouse)
+    cov = queries.coverage(warehouse)
     sections = [f"<h1>{html.escape(title)}</h1>",
                 f'<p class="sub">{html.escape(warehouse.location())} &middot; written {dt.datetime.now():%Y-%m-%d %H:%M}</p>']  # fmt: skip
     if not cov:
@@ -79,18 +70,10 @@ def build_report(warehouse: Warehouse, title: str = "p114 warehouse report") -> 
     counts = []
     for name in TABLES:
         if warehouse.table_exists(name):
-            n = warehouse.query(f"SELECT count(*) AS n FROM {SCHEMA}.{name}").column("n")[0].as_py()
-            counts.append([f"{SCHEMA}.{name}", int(n)])
+            counts.append([f"{SCHEMA}.{name}", queries.table_rows(warehouse, name)])
     sections += ["<h2>Tables</h2>", _table(["table", "rows"], counts)]
 
-    energy = warehouse.query(
-        f"SELECT settlement_date, run_type, "
-        f"CASE WHEN STARTS_WITH(bm_unit_id, '2__') OR STARTS_WITH(bm_unit_id, 'C__') THEN 'supplier (2__, C__)' "
-        f"WHEN STARTS_WITH(bm_unit_id, 'V__') THEN 'secondary (V__)' WHEN STARTS_WITH(bm_unit_id, 'T_') THEN 'transmission (T_)' "
-        f"WHEN STARTS_WITH(bm_unit_id, 'E_') THEN 'embedded (E_)' WHEN STARTS_WITH(bm_unit_id, 'I_') THEN 'interconnector (I_)' "
-        f"ELSE 'other' END AS kind, sum(metered_volume_mwh) / 1000 AS gwh "
-        f"FROM {SCHEMA}.bm_unit_period GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-    ).to_pylist()
+    energy = queries.energy_by_unit_kind(warehouse)
     sections += ["<h2>Metered energy by BM unit kind (GWh, + = export)</h2>",
                  _table(["settlement date", "run", "unit kind", "GWh"],
                         [[r["settlement_date"].isoformat(), r["run_type"], r["kind"], float(r["gwh"])] for r in energy], left=3)]  # fmt: skip
@@ -105,15 +88,8 @@ def _img(png: bytes, alt: str) -> str:
 def _vlp_sections(warehouse: Warehouse) -> list[str]:
     if not (warehouse.table_exists("vlp_party_daily") and warehouse.table_exists("vlp_revenue_daily")):
         return []
-    by_party = warehouse.query(
-        f"SELECT lead_party_id AS party_id, settlement_date, SUM(net_balancing_revenue_gbp) AS net_balancing_revenue_gbp "
-        f"FROM {SCHEMA}.vlp_revenue_daily GROUP BY lead_party_id, settlement_date"
-    ).to_pylist()
-    parties = warehouse.query(
-        f"SELECT party_id, settlement_date, run_type, vlp_units, bm_cashflow_gbp, non_delivery_charge_gbp, "
-        f"energy_imbalance_cashflow_gbp, residual_cashflow_reallocation_gbp, net_settlement_position_gbp "
-        f"FROM {SCHEMA}.vlp_party_daily ORDER BY settlement_date, party_id"
-    ).to_pylist()
+    by_party = queries.vlp_revenue_by_party(warehouse)
+    parties = queries.vlp_positions(warehouse)
     if not parties:
         return []
     return [
@@ -134,11 +110,10 @@ def _vlp_sections(warehouse: Warehouse) -> list[str]:
 def _classification_sections(warehouse: Warehouse) -> list[str]:
     if not warehouse.table_exists("unit_classification"):
         return []
-    latest = warehouse.query(f"SELECT MAX(settlement_date) AS d FROM {SCHEMA}.unit_classification").column("d")[0].as_py()
+    latest = queries.latest_date(warehouse, "unit_classification")
     if latest is None:
         return []
-    units = warehouse.query(f"SELECT class, a_tot_mwh, window_days FROM {SCHEMA}.unit_classification "
-                            f"WHERE settlement_date = {sql.date_literal(latest)}").to_pylist()  # fmt: skip
+    units = queries.classified_units(warehouse, latest)
     shares = market_structure((u["class"], u["a_tot_mwh"]) for u in units)
     window = units[0]["window_days"] if units else "?"
     title = f"Market structure, {window} days to {latest} (MWh-weighted)"
@@ -160,71 +135,4 @@ def _page(title: str, sections: list[str]) -> str:
 def write_report(warehouse: Warehouse, out: str | Path, title: str = "p114 warehouse report") -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    tmp.write_text(build_report(warehouse, title), encoding="utf-8")
-    tmp.replace(out)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots (PNG bytes), for asset metadata and the report
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(plt, fig) -> bytes:
-    """The figure as PNG bytes; the figure is closed."""
-    import io
-
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def market_structure_png(shares: list[dict], title: str) -> bytes:
-    """Horizontal bars: each class's share of the market's MWh (A_tot), with MWh and unit counts."""
-    plt = _figure()
-    fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
-    labels = [s["class"].replace("_", " ") for s in shares]
-    values = [s["share"] * 100 for s in shares]
-    bars = ax.barh(labels, values, color=["#3b6ea8", "#5aa469", "#d1495b", "#edae49", "#9aa0a6"][: len(shares)])
-    for bar, s in zip(bars, shares):
-        ax.text(bar.get_width() + 0.5, bar.get_y() + bar.get_height() / 2,
-                f"{s['share']:.1%}  ({s['mwh']:,.0f} MWh, {s['units']} units)", va="center", fontsize=8)  # fmt: skip
-    ax.invert_yaxis()
-    ax.set_xlim(0, max(values + [1]) * 1.6)
-    ax.set_xlabel("share of MWh (A_self + A_so + A_dev), %")
-    ax.set_title(title, fontsize=10)
-    return _png(plt, fig)
-
-
-def vlp_revenue_png(rows: list[dict], title: str) -> bytes:
-    """Net balancing revenue per VLP party and settlement date (stacked by party)."""
-    plt = _figure()
-    dates = sorted({r["settlement_date"] for r in rows})
-    parties = sorted({r["party_id"] for r in rows})
-    revenue = {(r["party_id"], r["settlement_date"]): r["net_balancing_revenue_gbp"] for r in rows}
-    fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=110)
-    bottom_pos = [0.0] * len(dates)
-    bottom_neg = [0.0] * len(dates)
-    for party in parties[:12]:
-        values = [revenue.get((party, d), 0.0) for d in dates]
-        base = [bp if v >= 0 else bn for v, bp, bn in zip(values, bottom_pos, bottom_neg)]
-        ax.bar([d.isoformat()[5:] for d in dates], values, bottom=base, label=party)
-        bottom_pos = [bp + max(v, 0) for v, bp in zip(values, bottom_pos)]
-        bottom_neg = [bn + min(v, 0) for v, bn in zip(values, bottom_neg)]
-    ax.axhline(0, color="#333", linewidth=0.6)
-    ax.set_ylabel("net balancing revenue, GBP")
-    ax.set_title(title, fontsize=10)
-    if parties:
-        ax.legend(fontsize=7, ncol=3, loc="upper left", frameon=False)
-    return _png(plt, fig)
+    return write_atomically(out, build_report(warehouse, title))

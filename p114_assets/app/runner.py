@@ -12,7 +12,6 @@ else in a throwaway one."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -21,16 +20,17 @@ from pathlib import Path
 
 import dagster as dg
 
+from p114_assets import config
 from p114_assets.core.backfill import Partition, chunk_partitions
 from p114_assets.core.s0142.files import scan_folder
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.partitions import BACKFILL_CHUNK, DERIVED_CHUNK, partition_key, settlement_date_partitions
 from p114_assets.defs.settlement.assets import RAW_KEYS
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
-from p114_assets.warehouse import sql
-from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse import queries
+from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import TABLES
 
@@ -66,8 +66,9 @@ class RunSummary:
 @contextmanager
 def dagster_instance():
     """The instance of DAGSTER_HOME when it is set, else an in-memory one for this command."""
-    if os.getenv("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = config.dagster_home()
+    if home:
+        Path(home).mkdir(parents=True, exist_ok=True)
         yield dg.DagsterInstance.get()
     else:
         with dg.DagsterInstance.ephemeral() as instance:
@@ -203,9 +204,7 @@ def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt
         days = sorted({d for d, _ in wanted} if raw else wanted_dates)
         if not days or not warehouse.table_exists(name):
             continue
-        group = "settlement_date, run_type" if raw else "settlement_date"
-        counts = warehouse.query(f"SELECT {group}, COUNT(*) AS n FROM {SCHEMA}.{name} "
-                                 f"WHERE {sql.dates_between('settlement_date', days[0], days[-1])} GROUP BY {group}").to_pylist()  # fmt: skip
+        counts = queries.row_counts(warehouse, name, days[0], days[-1], by_run=raw)
         if raw:
             rows[name] = sum(r["n"] for r in counts if (r["settlement_date"], r["run_type"]) in wanted)
         else:

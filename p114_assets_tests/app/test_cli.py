@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from p114_assets.cli import main
+from p114_assets.app.cli import main
 from p114_assets.core.s0142.files import scan_folder
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets_tests.conftest import fixture_text
 

@@ -1,11 +1,13 @@
-"""Daily tables computed in the warehouse: the shape every derived asset shares."""
+"""The shape of table assets: the column schema and table name every table asset shows (raw and
+derived), and the daily derived asset (computed in the warehouse, a month per backfill run,
+re-materialized when a run of its dates lands)."""
 
 import datetime as dt
 from collections.abc import Callable, Sequence
 
 import dagster as dg
 
-from p114_assets.core.s0142.layout import TableSpec
+from p114_assets.core.s0142.tables import TableSpec
 from p114_assets.defs.partitions import dates_of, derived_automation, derived_backfill_policy, settlement_date_partitions
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 

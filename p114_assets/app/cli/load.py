@@ -1,0 +1,151 @@
+"""`p114 materialize`, `p114 demo`, `p114 plan-backfill`: the asset graph, in-process or launched
+as a backfill on a running webserver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from p114_assets import config
+from p114_assets.app.cli import _date, _fail, _progress, err, main, out
+from p114_assets.app.cli.files import generate_range
+
+DEMO_START = dt.date(2024, 10, 21)  # a week ending on the autumn clock change (a 50-period day)
+DEMO_DAYS = 7
+DEMO_UNITS = 300
+
+
+def _print_summary(summary, warehouse_location: str) -> None:
+    derived = f" and {len(summary.derived_dates)} settlement dates of derived tables" if summary.derived_dates else ""
+    out.print(f"{len(summary.partitions)} partitions{derived} in {summary.seconds:.1f} s into {warehouse_location}")
+    table = Table()
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in summary.rows.items():
+        table.add_row(f"p114.{name}", f"{count:,}")
+    out.print(table)
+    for key, message in summary.failures.items():
+        err.print(f"[red]failed[/red] {key[0]} {key[1]}: {message}")
+    for f in summary.check_failures:
+        colour = "red" if f.severity == "ERROR" else "yellow"
+        err.print(f"[{colour}]check {f.severity}[/{colour}] {f.asset}:{f.check} {f.partition}: {f.description}")
+    if summary.skipped_dates:
+        err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
+
+def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str):
+    from p114_assets.app.runner import materialize_partitions, planned_runs
+
+    with _progress() as progress:
+        task = progress.add_task("materializing", total=planned_runs(partitions, chunk_size), detail="")
+
+        def advance(label, ok):
+            progress.update(task, advance=1, detail=f"{label} {'ok' if ok else 'FAILED'}")
+
+        return materialize_partitions(partitions, resources, chunk_size, advance, launched_by)
+
+def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, chunk_size: int | None = None):
+    from p114_assets.defs.partitions import BACKFILL_CHUNK
+    from p114_assets.app.runner import folder_partitions, folder_resources
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    partitions = folder_partitions(source, start, end)
+    if not partitions:
+        _fail("materialize", f"no S0142 files in {source}" + (f" between {start} and {end}" if start or end else ""))
+    warehouse = DuckDBWarehouse(path=str(warehouse_path))
+    summary = _run_with_progress(partitions, folder_resources(source, warehouse), chunk_size or BACKFILL_CHUNK,
+                                 "p114 materialize")  # fmt: skip
+    _print_summary(summary, warehouse.location())
+    return summary, warehouse
+
+@main.command()
+@click.option("--source", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path), help="folder of S0142 files")
+@click.option("--warehouse", "warehouse_path", default="data/p114.duckdb", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--start", callback=_date, help="only settlement dates from this one")
+@click.option("--end", callback=_date, help="only settlement dates up to this one")
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="partitions per run (default 7, as backfills)")
+def materialize(source, warehouse_path, start, end, chunk_size):
+    """Materialize every asset, in-process, for the files found in a folder, into a DuckDB file."""
+    summary, _ = run_materialize(source, warehouse_path, start, end, chunk_size)
+    if not summary.ok:
+        sys.exit(1)
+
+@main.command()
+@click.option("--data-dir", default="data", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--units", default=DEMO_UNITS, show_default=True, type=click.IntRange(min=7))
+@click.option("--days", default=DEMO_DAYS, show_default=True, type=click.IntRange(min=1, max=31))
+@click.option("--seed", default=0, show_default=True, type=int)
+def demo(data_dir, units, days, seed):
+    """The main job on synthetic data: a week of II and SF files -> every asset into DuckDB ->
+    a summary here and an HTML report."""
+    from p114_assets.app.report import write_report
+
+    incoming = data_dir / "incoming"
+    started = time.perf_counter()
+    out.print(f"[bold]p114 demo[/bold]: {days} settlement days from {DEMO_START}, runs II and SF, {units} BM units")
+    generate_range(DEMO_START, DEMO_START + dt.timedelta(days=days - 1), ["II", "SF"], units, seed, incoming)
+    summary, warehouse = run_materialize(incoming, data_dir / "p114.duckdb")
+    report = write_report(warehouse, data_dir / "report.html", title="p114 demo report")
+    out.print(f"report: {report.resolve()}")
+    out.print(f"done in {time.perf_counter() - started:.1f} s; explore with `make dev` (Dagster UI on http://127.0.0.1:3000)")
+    if not summary.ok:
+        sys.exit(1)
+
+@main.command("plan-backfill")
+@click.option("--start", required=True, callback=_date, help="first settlement date")
+@click.option("--end", required=True, callback=_date, help="last settlement date")
+@click.option("--as-of", callback=_date, help="plan as of this date (default: today)")
+@click.option("--launch", "url", help="launch it as a Dagster asset backfill on the webserver at this URL")
+@click.option("--local", is_flag=True, help="materialize it here, in-process, in chunks (resources from the environment)")
+@click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="partitions per run (default 7)")
+def plan_backfill(start, end, as_of, url, local, chunk_size):
+    """Plan a best-available-run backfill: for each settlement date, the most mature run that
+    should exist as of a date (RF for old enough dates, then R3, R2, R1, SF, II), by the settlement
+    calendar (P114_CALENDAR_CSV overrides the nominal offsets). Prints a summary by run type;
+    --launch starts an asset backfill of exactly those partitions on a running Dagster webserver,
+    --local materializes them in-process in chunks (a failed chunk does not stop the others)."""
+    from p114_assets.core.backfill import best_available_plan, summary
+    from p114_assets.core.calendar import CalendarError
+    from p114_assets.defs.partitions import BACKFILL_CHUNK, partition_key
+
+    if end < start:
+        _fail("plan-backfill", f"--end {end} is before --start {start}", 2)
+    if url and local:
+        _fail("plan-backfill", "choose --launch or --local, not both", 2)
+    try:
+        calendar = config.calendar()
+    except CalendarError as exc:
+        _fail("plan-backfill", str(exc), 2)
+    as_of = as_of or dt.date.today()
+    plan = best_available_plan(start, end, as_of, calendar)
+    table = Table(title=f"best available runs for {start} .. {end} as of {as_of}")
+    for column in ("run type", "dates", "first", "last"):
+        table.add_column(column, justify="right" if column == "dates" else "left")
+    for run, count, first, last in summary(plan):
+        table.add_row(run, f"{count:,}", str(first), str(last))
+    out.print(table)
+    partitions = [(day, run) for day, run in plan.items() if run]
+    chunk_size = chunk_size or BACKFILL_CHUNK
+    if url:
+        from p114_assets.app.launcher import LaunchError, launch_backfill
+        from p114_assets.app.runner import RAW_KEYS
+
+        try:
+            backfill = launch_backfill(url, [k.to_user_string() for k in RAW_KEYS], [str(partition_key(*p)) for p in partitions],
+                                       title=f"p114 best available runs {start}..{end} as of {as_of}",
+                                       tags={"p114/plan": "best-available", "p114/as_of": as_of.isoformat()})  # fmt: skip
+        except LaunchError as exc:
+            _fail("plan-backfill", str(exc))
+        out.print(f"launched backfill {backfill}: {len(partitions):,} partitions of {len(RAW_KEYS)} assets on {url}")
+    elif local:
+        from p114_assets.defs.resources import resources_from_env
+
+        resources = resources_from_env()
+        result = _run_with_progress(partitions, resources, chunk_size, "p114 plan-backfill")
+        _print_summary(result, resources["warehouse"].location())
+        if not result.ok:
+            sys.exit(1)

@@ -1,0 +1,210 @@
+"""Every setting p114 reads from the environment, read and checked here and nowhere else.
+
+Values the definitions need when they are built (the first partition date, the backfill chunk, the
+warehouse and source, paths) and values the CLI and sensors need when they run are read by the
+functions below, each when called. Secrets and run-time values that Dagster resolves itself (the
+Portal key and the BigQuery project in resources) are given to resources as `dg.EnvVar`, never read
+here. An empty variable counts as unset. A value that cannot be used raises ConfigError, one line
+naming the variable: `P114_BACKFILL_CHUNK='x': expected a whole number >= 1`.
+
+Every function takes an optional `env` mapping (default: the process environment), so tests and
+callers can pass their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from p114_assets.core.alerts import AlertSink, EmailSink, GenericWebhook, SlackWebhook
+from p114_assets.core.calendar import SettlementCalendar
+from p114_assets.core.portal import DEFAULT_URL, PortalClient
+
+Env = Mapping[str, str] | None
+
+WAREHOUSES = ("duckdb", "bigquery")
+SOURCES = ("portal", "folder", "generator")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value p114 cannot use; the message names it."""
+
+
+def _get(name: str, env: Env) -> str | None:
+    value = (os.environ if env is None else env).get(name)
+    return value if value else None
+
+
+def _text(name: str, default: str, env: Env) -> str:
+    return _get(name, env) or default
+
+
+def _whole(name: str, default: int, env: Env, minimum: int = 0) -> int:
+    value = _get(name, env)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ConfigError(f"{name}={value!r}: expected a whole number >= {minimum}")
+    return number
+
+
+def _flag(name: str, default: bool, env: Env) -> bool:
+    value = _get(name, env)
+    if value is None:
+        return default
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name}={value!r}: expected 1 (on) or 0 (off)")
+    return value == "1"
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...], env: Env) -> str:
+    value = (_get(name, env) or default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return value
+
+
+# -- the warehouse and where files come from ------------------------------------------------
+
+
+def warehouse_kind(env: Env = None) -> str:
+    """P114_WAREHOUSE: the one switch, `duckdb` (default) or `bigquery` (production)."""
+    return _choice("P114_WAREHOUSE", "duckdb", WAREHOUSES, env)
+
+
+def source_kind(env: Env = None) -> str:
+    """P114_SOURCE: `portal` (the default with BigQuery), `folder` (the default locally) or `generator`."""
+    return _choice("P114_SOURCE", "portal" if warehouse_kind(env) == "bigquery" else "folder", SOURCES, env)
+
+
+def data_dir(env: Env = None) -> Path:
+    return Path(_text("P114_DATA_DIR", "data", env))
+
+
+def duckdb_path(env: Env = None) -> str:
+    return _text("P114_DUCKDB_PATH", str(data_dir(env) / "p114.duckdb"), env)
+
+
+def incoming_dir(env: Env = None) -> str:
+    return _text("P114_INCOMING_DIR", str(data_dir(env) / "incoming"), env)
+
+
+def landing_dir(env: Env = None) -> str:
+    return _text("P114_LANDING_DIR", str(data_dir(env) / "landing"), env)
+
+
+def reports_dir(env: Env = None) -> str:
+    return _text("P114_REPORTS_DIR", str(data_dir(env) / "reports"), env)
+
+
+def bigquery_dataset(env: Env = None) -> str:
+    return _text("P114_BQ_DATASET", "p114", env)
+
+
+def bigquery_location(env: Env = None) -> str | None:
+    return _get("P114_BQ_LOCATION", env)
+
+
+def bigquery_storage_api(env: Env = None) -> bool:
+    return _flag("P114_BQ_STORAGE_API", True, env)
+
+
+def generator_units(env: Env = None) -> int:
+    return _whole("P114_GENERATOR_UNITS", 400, env, minimum=7)
+
+
+def generator_seed(env: Env = None) -> int:
+    return _whole("P114_GENERATOR_SEED", 0, env)
+
+
+# -- partitions and runs ----------------------------------------------------------------------
+
+
+def start_date(env: Env = None) -> str:
+    """P114_START_DATE: the first settlement date partition (YYYY-MM-DD)."""
+    value = _text("P114_START_DATE", "2022-01-01", env)
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"P114_START_DATE={value!r}: expected a date YYYY-MM-DD") from None
+    return value
+
+
+def backfill_chunk(env: Env = None) -> int:
+    """P114_BACKFILL_CHUNK: partitions per backfill run."""
+    return _whole("P114_BACKFILL_CHUNK", 7, env, minimum=1)
+
+
+def dagster_home(env: Env = None) -> str | None:
+    """DAGSTER_HOME: the Dagster instance the CLI records runs in and reads check results from."""
+    return _get("DAGSTER_HOME", env)
+
+
+# -- the Elexon Portal and the settlement calendar --------------------------------------------
+
+
+def portal_key(env: Env = None) -> str:
+    """ELEXON_PORTAL_KEY, for the CLI and for telling whether the Portal sensor can run (resources
+    take it as dg.EnvVar). A secret: never printed."""
+    return _get("ELEXON_PORTAL_KEY", env) or ""
+
+
+def portal_url(env: Env = None) -> str:
+    return _text("P114_PORTAL_URL", DEFAULT_URL, env)
+
+
+def portal_client(env: Env = None, **kwargs) -> PortalClient:
+    """A Portal client with the key and address of the environment (KeyRefused without a key)."""
+    return PortalClient(portal_key(env), portal_url(env), **kwargs)
+
+
+def portal_lookback_days(env: Env = None) -> int:
+    return _whole("P114_PORTAL_LOOKBACK_DAYS", 5, env, minimum=1)
+
+
+def portal_poll_seconds(env: Env = None) -> int:
+    return _whole("P114_PORTAL_POLL_SECONDS", 900, env, minimum=1)
+
+
+def calendar(env: Env = None) -> SettlementCalendar:
+    """The calendar file named by P114_CALENDAR_CSV, or nominal offsets alone (CalendarError: a
+    file that cannot be used)."""
+    path = _get("P114_CALENDAR_CSV", env)
+    return SettlementCalendar.from_csv(path) if path else SettlementCalendar()
+
+
+# -- alerts -------------------------------------------------------------------------------------
+
+
+def alert_lookback_days(env: Env = None) -> int:
+    return _whole("P114_ALERT_LOOKBACK_DAYS", 60, env, minimum=1)
+
+
+def alert_grace_working_days(env: Env = None) -> int:
+    return _whole("P114_ALERT_GRACE_WORKING_DAYS", 2, env)
+
+
+def alert_sinks(env: Env = None) -> list[AlertSink]:
+    """Where alerts go besides the log: P114_SLACK_WEBHOOK_URL, P114_ALERT_WEBHOOK_URL, and email
+    through P114_SMTP_HOST (+ _PORT 25, _FROM, _TO comma-separated, _USER, _PASSWORD, _STARTTLS 0/1)."""
+    sinks: list[AlertSink] = []
+    if slack := _get("P114_SLACK_WEBHOOK_URL", env):
+        sinks.append(SlackWebhook("Slack webhook", slack))
+    if webhook := _get("P114_ALERT_WEBHOOK_URL", env):
+        sinks.append(GenericWebhook("alert webhook", webhook))
+    if host := _get("P114_SMTP_HOST", env):
+        recipients = tuple(r.strip() for r in (_get("P114_SMTP_TO", env) or "").split(",") if r.strip())
+        if not recipients:
+            raise ConfigError("P114_SMTP_HOST is set but P114_SMTP_TO names no recipient")
+        sinks.append(EmailSink(
+            host=host, port=_whole("P114_SMTP_PORT", 25, env, minimum=1), sender=_text("P114_SMTP_FROM", "p114@localhost", env),
+            recipients=recipients, username=_get("P114_SMTP_USER", env), password=_get("P114_SMTP_PASSWORD", env),
+            starttls=_flag("P114_SMTP_STARTTLS", False, env),
+        ))  # fmt: skip
+    return sinks
