@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from p114_assets.core.alerts import AlertSink, EmailSink, GenericWebhook, SlackWebhook
-from p114_assets.core.calendar import SettlementCalendar
+from p114_assets.core.calendar import CalendarError, SettlementCalendar
 from p114_assets.core.portal import DEFAULT_URL, PortalClient
 
 Env = Mapping[str, str] | None
@@ -173,10 +173,12 @@ def portal_poll_seconds(env: Env = None) -> int:
 
 
 def calendar(env: Env = None) -> SettlementCalendar:
-    """The calendar file named by P114_CALENDAR_CSV, or nominal offsets alone (CalendarError: a
-    file that cannot be used)."""
+    """The calendar file named by P114_CALENDAR_CSV, or nominal offsets alone."""
     path = _get("P114_CALENDAR_CSV", env)
-    return SettlementCalendar.from_csv(path) if path else SettlementCalendar()
+    try:
+        return SettlementCalendar.from_csv(path) if path else SettlementCalendar()
+    except CalendarError as exc:
+        raise ConfigError(f"P114_CALENDAR_CSV: {exc}") from None
 
 
 # -- alerts -------------------------------------------------------------------------------------

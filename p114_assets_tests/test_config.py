@@ -30,6 +30,15 @@ def test_an_unusable_value_is_one_line_naming_the_variable(reader, name, value, 
     assert str(caught.value) == message
 
 
+def test_an_unusable_calendar_file_names_the_variable(tmp_path):
+    bad = tmp_path / "calendar.csv"
+    bad.write_text("settlement_date,run_type,publication_date\n2024-06-03,SF,20/06/2024\n")
+    with pytest.raises(config.ConfigError, match=r"^P114_CALENDAR_CSV: calendar.csv, line 2: dates must be YYYY-MM-DD$"):
+        config.calendar({"P114_CALENDAR_CSV": str(bad)})
+    with pytest.raises(config.ConfigError, match=r"^P114_CALENDAR_CSV: cannot read calendar"):
+        config.calendar({"P114_CALENDAR_CSV": str(tmp_path / "missing.csv")})
+
+
 def test_defaults_and_the_one_switch():
     assert (config.warehouse_kind({}), config.source_kind({}), config.backfill_chunk({})) == ("duckdb", "folder", 7)
     assert config.source_kind({"P114_WAREHOUSE": "BigQuery"}) == "portal"  # production fetches from the Portal

@@ -25,10 +25,15 @@ class FileName:
     stamp: str  # YYYYMMDDHHMMSS, as printed
     compressed: bool = True
 
+    @staticmethod
+    def prefix(settlement_date: dt.date, run_type: str) -> str:
+        """What every file name of one (settlement date, run type) starts with."""
+        return f"S0142_{settlement_date:%Y%m%d}_{run_type}_"
+
     @property
     def name(self) -> str:
         suffix = ".gz" if self.compressed else ""
-        return f"S0142_{self.settlement_date:%Y%m%d}_{self.run_type}_{self.stamp}{suffix}"
+        return f"{self.prefix(self.settlement_date, self.run_type)}{self.stamp}{suffix}"
 
     @classmethod
     def parse(cls, name: str) -> "FileName | None":
@@ -70,7 +75,7 @@ def latest_file(folder: str | Path, settlement_date: dt.date, run_type: str) -> 
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    for path in folder.glob(f"S0142_{settlement_date:%Y%m%d}_{run_type}_*"):
+    for path in folder.glob(FileName.prefix(settlement_date, run_type) + "*"):
         parts = FileName.parse(path.name)
         if parts and parts.settlement_date == settlement_date and parts.run_type == run_type and path.is_file():
             if best is None or parts.stamp > best[0]:

@@ -84,7 +84,7 @@ class FolderSource(S0142Source):
         if found is None:
             raise dg.Failure(
                 description=f"no S0142 file for {settlement_date} {run_type} in {Path(self.path).resolve()} "
-                f"(looked for S0142_{settlement_date:%Y%m%d}_{run_type}_*.gz)",
+                f"(looked for {FileName.prefix(settlement_date, run_type)}*.gz)",
                 allow_retries=False,
             )
         return found
@@ -134,7 +134,7 @@ class PortalSource(S0142Source):
         return [d for d in days if d <= dt.date.today()]
 
     def fetch(self, settlement_date: dt.date, run_type: str, staging: Path) -> Path:
-        prefix = f"S0142_{settlement_date:%Y%m%d}_{run_type}_"
+        prefix = FileName.prefix(settlement_date, run_type)
         days = self.publication_dates(settlement_date, run_type)
         try:
             with self.client() as portal:
