@@ -22,7 +22,6 @@ import datetime as dt
 import itertools
 import json
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,9 +29,9 @@ from pathlib import Path
 
 import httpx
 from isal import isal_zlib
-from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 from p114_assets.core.atomic_write import replacing
+from p114_assets.core.http_retry import RetryingClient, Transient, is_transient_status, transient_status
 from p114_assets.core.redaction import hide_in_http_logs
 from p114_assets.core.s0142.files import GZIP_MAGIC, FileName
 
@@ -48,14 +47,6 @@ class PortalError(RuntimeError):
 
 class KeyRefused(PortalError):
     """The Portal refused the scripting key: retrying cannot help."""
-
-
-class _Transient(PortalError):
-    """A failure worth retrying (the message is already redacted)."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -90,7 +81,7 @@ def gzip_complete(path: Path) -> bool:
         return False
 
 
-class PortalClient:
+class PortalClient(RetryingClient):
     def __init__(self, key: str, base_url: str = DEFAULT_URL, timeout: float = 60.0, max_tries: int = 5,
                  backoff_seconds: float = 1.0, max_backoff_seconds: float = 60.0,
                  sleep: Callable[[float], None] = time.sleep):  # fmt: skip
@@ -98,62 +89,25 @@ class PortalClient:
             raise KeyRefused("no Portal scripting key: set ELEXON_PORTAL_KEY")
         self._key = key
         hide_in_http_logs(key, REDACTED)
-        self.base_url = base_url.rstrip("/")
-        self.max_tries = max_tries
-        self.backoff = backoff_seconds
-        self.max_backoff = max_backoff_seconds
-        self._sleep = sleep
-        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)), follow_redirects=True)
+        super().__init__(base_url, timeout, max_tries, backoff_seconds, max_backoff_seconds, sleep)
 
     def __repr__(self) -> str:
         return f"PortalClient({self.base_url}, key={REDACTED})"
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> PortalClient:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     # -- plumbing ---------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, REDACTED)
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_backoff)
-        delay = min(self.backoff * 2 ** (state.attempt_number - 1), self.max_backoff)
-        return delay * random.uniform(0.5, 1.0)  # jitter: clients that failed together do not retry together
-
     def _with_retries(self, what: str, attempt: Callable[[], object]):
-        @retry(retry=retry_if_exception(lambda e: isinstance(e, _Transient)), wait=self._wait,
-               stop=stop_after_attempt(self.max_tries), reraise=True, sleep=self._sleep,
-               before_sleep=lambda s: log.warning("%s: %s; trying again (%d of %d)", what, s.outcome.exception(),
-                                                  s.attempt_number + 1, self.max_tries))  # fmt: skip
-        def run():
-            try:
-                return attempt()
-            except httpx.TimeoutException as exc:
-                raise _Transient(f"timed out ({type(exc).__name__})") from None
-            except httpx.TransportError as exc:  # refused, reset, cut off before Content-Length
-                raise _Transient(f"connection failed ({type(exc).__name__}: {self._redact(str(exc))})") from None
-
-        try:
-            return run()
-        except _Transient as exc:
-            raise PortalError(f"{what}: gave up after {self.max_tries} tries: {exc}") from None
+        return self.retry.call(what, attempt, PortalError, log, self._redact)
 
     def _check_status(self, response: httpx.Response, body_preview: str) -> None:
         status = response.status_code
         if status in (401, 403):
             raise KeyRefused(f"the Portal refused the scripting key (HTTP {status})")
-        if status == 429 or status >= 500:
-            retry_after = response.headers.get("retry-after")
-            raise _Transient(f"HTTP {status}", float(retry_after) if retry_after and retry_after.isdigit() else None)
+        if is_transient_status(status):
+            raise transient_status(response)
         if status >= 400:
             raise PortalError(f"HTTP {status}: {body_preview}")
         if body_preview.startswith("Scripting Error") or body_preview.lower().startswith(("<html", "<!doctype")):
@@ -224,7 +178,7 @@ class PortalClient:
                             handle.write(chunk)
                             size += len(chunk)
                 if not gzip_complete(partial):
-                    raise _Transient(f"{filename}: the body was cut off ({size:,} bytes, gzip stream incomplete)")
+                    raise Transient(f"{filename}: the body was cut off ({size:,} bytes, gzip stream incomplete)")
             return Download(target, True, size)
 
         return self._with_retries(f"download of {filename}", attempt)

@@ -33,7 +33,8 @@ from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_d
 Severity = Literal["ERROR", "WARN"]
 SAMPLE_ROWS = 10  # failing rows shown with an outcome
 
-_DTYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64, "date": pl.Date, "timestamp": pl.Datetime("us")}
+_DTYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64, "date": pl.Date, "timestamp": pl.Datetime("us"),
+           "timestamp_utc": pl.Datetime("us", "UTC"), "bool": pl.Boolean}  # fmt: skip
 
 # Sane bounds (WARN when broken). Prices in GBP/MWh: the Value of Lost Load is 6,000 and BOD prices
 # default to +-99,999.
@@ -209,8 +210,12 @@ def value_range_schema(table: TableSpec) -> pa.DataFrameSchema:
 
 
 def _normalise(df: pl.DataFrame) -> pl.DataFrame:
-    """Engines differ in timestamp units (DuckDB microseconds, Arrow from the parser seconds)."""
-    return df.with_columns([pl.col(c).cast(pl.Datetime("us")) for c, t in df.schema.items() if isinstance(t, pl.Datetime)])
+    """Engines differ in timestamp units (DuckDB microseconds, Arrow from the parser seconds); an
+    instant (a time zone) stays one, in UTC."""
+    return df.with_columns([
+        pl.col(c).dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC")) if t.time_zone else pl.col(c).cast(pl.Datetime("us"))
+        for c, t in df.schema.items() if isinstance(t, pl.Datetime)
+    ])  # fmt: skip
 
 
 def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure", "value_ranges"]) -> Outcome:

@@ -1,5 +1,6 @@
 import datetime as dt
 
+import polars as pl
 import pytest
 
 from p114_assets.core.settlement import (
@@ -9,8 +10,12 @@ from p114_assets.core.settlement import (
     is_vlp_unit,
     more_mature,
     parse_run_types,
+    period_end_utc,
     period_start_utc,
     periods_in_day,
+    settlement_period_at,
+    settlement_period_exprs,
+    settlement_periods,
     unit_kind,
 )
 
@@ -77,3 +82,59 @@ def test_vlp_units_are_only_v_prefixed():
     assert not is_vlp_unit("VX_ABC")  # "V__" is a literal prefix, not a pattern
     assert is_supplier_unit("2__AGESL000") and is_supplier_unit("C__AEDFC001")
     assert not is_supplier_unit("V__FCNRG001")
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    "instant, expected",
+    [
+        # spring: local 00:00 is 00:00 UTC; 01:00 local does not exist, so 01:00 UTC (02:00 BST) is period 3
+        (dt.datetime(2024, 3, 31, 0, 0, tzinfo=UTC), (dt.date(2024, 3, 31), 1)),
+        (dt.datetime(2024, 3, 31, 1, 0, tzinfo=UTC), (dt.date(2024, 3, 31), 3)),
+        (dt.datetime(2024, 3, 31, 22, 59, tzinfo=UTC), (dt.date(2024, 3, 31), 46)),
+        (dt.datetime(2024, 3, 31, 23, 0, tzinfo=UTC), (dt.date(2024, 4, 1), 1)),
+        # autumn: local midnight is 23:00 UTC the day before; the second 01:00 local is 01:00 UTC, period 5
+        (dt.datetime(2024, 10, 26, 23, 0, tzinfo=UTC), (dt.date(2024, 10, 27), 1)),
+        (dt.datetime(2024, 10, 27, 0, 59, tzinfo=UTC), (dt.date(2024, 10, 27), 4)),
+        (dt.datetime(2024, 10, 27, 1, 0, tzinfo=UTC), (dt.date(2024, 10, 27), 5)),
+        (dt.datetime(2024, 10, 27, 23, 59, tzinfo=UTC), (dt.date(2024, 10, 27), 50)),
+        (dt.datetime(2024, 6, 5, 10, 15, tzinfo=UTC), (dt.date(2024, 6, 5), 23)),  # 11:15 BST
+    ],
+)
+def test_the_period_an_instant_falls_in(instant, expected):
+    assert settlement_period_at(instant) == expected
+
+
+def test_a_naive_time_is_refused():
+    with pytest.raises(ValueError, match="no time zone"):
+        settlement_period_at(dt.datetime(2024, 6, 5, 10, 0))
+
+
+@pytest.mark.parametrize("day", [dt.date(2024, 3, 31), dt.date(2024, 10, 27), dt.date(2024, 6, 5)])
+def test_column_wise_periods_agree_with_the_scalar_rules(day):
+    n = periods_in_day(day)
+    instants = [period_start_utc(day, p) + dt.timedelta(minutes=m) for p in range(1, n + 1) for m in (0, 29)]
+    derived = pl.DataFrame({"t": instants}).with_columns(settlement_period_exprs("t"))
+    assert list(zip(derived["settlement_date"], derived["settlement_period"])) == [settlement_period_at(t) for t in instants]
+    bounds = settlement_periods(day, day)
+    assert bounds.height == n
+    assert bounds["period_start_utc"].to_list() == [period_start_utc(day, p) for p in range(1, n + 1)]
+    assert bounds["period_end_utc"].to_list() == [period_end_utc(day, p) for p in range(1, n + 1)]
+
+
+@pytest.mark.parametrize(
+    "unit, unit_type, kind",
+    [
+        ("V__AFLEX001", None, UnitKind.SECONDARY),  # the list lacks it: the prefix decides
+        ("V__AFLEX001", "V", UnitKind.SECONDARY),
+        ("2__AFLEX003", "S", UnitKind.SUPPLIER),  # the API's own example: an additional supplier unit
+        ("E_NEWVLP-1", "V", UnitKind.SECONDARY),  # the list's type wins over the prefix
+        ("T_DRAXX-1", " t ", UnitKind.TRANSMISSION),
+        ("T_DRAXX-1", "?", UnitKind.TRANSMISSION),  # an unknown type: back to the prefix
+    ],
+)
+def test_unit_kind_prefers_the_reference_type(unit, unit_type, kind):
+    assert unit_kind(unit, unit_type) == kind
+    assert is_vlp_unit(unit, unit_type) == (kind is UnitKind.SECONDARY)

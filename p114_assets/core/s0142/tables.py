@@ -15,7 +15,9 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "float": pa.float64(),
     "int": pa.int64(),
     "date": pa.date32(),
-    "timestamp": pa.timestamp("s"),
+    "timestamp": pa.timestamp("s"),  # as printed in the file, no time zone (publication_ts)
+    "timestamp_utc": pa.timestamp("us", tz="UTC"),  # an instant
+    "bool": pa.bool_(),
 }
 
 
