@@ -23,9 +23,29 @@ class Warehouse(dg.ConfigurableResource):
         fails no table has changed. Returns rows written per table."""
         raise NotImplementedError
 
-    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:
         """Replace the rows of settlement dates [start, end] of a derived table by the rows of
-        `select_sql`, atomically. Returns the rows written."""
+        `select_sql`, atomically; `then`: statements (portable SQL, e.g. an UPDATE of rolling
+        figures that read the new rows) run in the same transaction. Returns the rows written."""
+        raise NotImplementedError
+
+    def replace_date_rows(self, table: str, start: dt.date, end: dt.date, rows: pa.Table) -> int:
+        """Replace the rows of settlement dates [start, end] of a table by `rows` (Arrow, the
+        table's columns), atomically: afterwards the table holds exactly these rows for those
+        dates, and if anything fails it has not changed. Returns the rows written."""
+        raise NotImplementedError
+
+    def replace_table(self, table: str, select_sql: str) -> int:
+        """Replace every row of a table by the rows of `select_sql`, atomically."""
+        raise NotImplementedError
+
+    def replace_view(self, name: str, select_sql: str) -> None:
+        """Create or replace the view `p114.<name>` as `select_sql` (portable SQL)."""
+        raise NotImplementedError
+
+    def create_tables(self, names: Sequence[str]) -> None:
+        """Create these tables where missing (empty), so SQL may read them before anything is
+        written to them."""
         raise NotImplementedError
 
     def read_partition(self, table: str, settlement_date: dt.date, run_type: str | None = None) -> pa.Table:

@@ -33,7 +33,7 @@ from sqlglot import exp
 from p114_assets.core.s0142.tables import TableSpec
 from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import BIGQUERY_TYPES, TABLES
+from p114_assets.warehouse.tables import BIGQUERY_TYPES, REFERENCE_TABLES, TABLES
 
 STAGING_TTL = dt.timedelta(hours=1)  # staging tables of a crashed load clean themselves up
 
@@ -166,15 +166,48 @@ class BigQueryWarehouse(Warehouse):
                     client.delete_table(staging, not_found_ok=True)
         return {name: rows.num_rows for name, rows in tables.items()}
 
-    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+    def _count(self, client: bigquery.Client, table: str, where: str = "TRUE") -> int:
+        counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {where}").result()
+        return int(next(iter(counted))["n"])
+
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:
         columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
         window = sql.dates_between("settlement_date", start, end)
         with self.bigquery.get_client() as client:
-            self.ensure_tables(client, [table])
+            self.ensure_tables(client, [table, *REFERENCE_TABLES])
             self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE {window}",
+                                f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived",
+                                *(self.to_bigquery(statement) for statement in then)])  # fmt: skip
+            return self._count(client, table, window)
+
+    def replace_date_rows(self, table: str, start: dt.date, end: dt.date, rows: pa.Table) -> int:
+        columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
+        with self.bigquery.get_client() as client:
+            self.ensure_tables(client, [table])
+            staging = self._stage(client, table, rows)
+            try:
+                self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE {sql.dates_between('settlement_date', start, end)}",
+                                    f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM `{staging}`"])  # fmt: skip
+            finally:
+                client.delete_table(staging, not_found_ok=True)
+        return rows.num_rows
+
+    def replace_table(self, table: str, select_sql: str) -> int:
+        columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
+        with self.bigquery.get_client() as client:
+            self.ensure_tables(client, [table, *REFERENCE_TABLES])
+            self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE TRUE",
                                 f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived"])  # fmt: skip
-            counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {window}").result()
-            return int(next(iter(counted))["n"])
+            return self._count(client, table)
+
+    def replace_view(self, name: str, select_sql: str) -> None:
+        with self.bigquery.get_client() as client:
+            self.ensure_tables(client, [])
+            client.query(f"CREATE OR REPLACE VIEW {self._ref(name)} AS {self.to_bigquery(select_sql)}").result()
+
+    def create_tables(self, names: Sequence[str]) -> None:
+        with self.bigquery.get_client() as client:
+            self.ensure_tables(client, names)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if params:

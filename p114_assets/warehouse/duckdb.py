@@ -20,7 +20,7 @@ from pydantic import Field
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import TABLES, duckdb_columns, duckdb_create
+from p114_assets.warehouse.tables import REFERENCE_TABLES, TABLES, duckdb_columns, duckdb_create
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class DuckDBWarehouse(Warehouse):
                 mode = " (READ_ONLY)" if read_only else ""
                 con.execute(f"ATTACH '{_sql_string(self.path)}' AS {CATALOG}{mode}")
                 con.execute(f"USE {CATALOG}")
+                con.execute("SET TimeZone = 'UTC'")  # instants (TIMESTAMPTZ) read back in UTC, whatever the machine's zone
             except BaseException:
                 con.close()
                 raise
@@ -97,44 +98,71 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
         written: dict[str, int] = {}
+        with self._transaction(list(tables)) as con:
+            for name, table in tables.items():
+                columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+                con.execute(
+                    f'DELETE FROM {SCHEMA}."{name}" WHERE settlement_date = ? AND run_type = ?', [settlement_date, run_type]
+                )
+                con.register("incoming_rows", table)
+                con.execute(f'INSERT INTO {SCHEMA}."{name}" ({columns}) SELECT {columns} FROM incoming_rows')
+                con.unregister("incoming_rows")
+                written[name] = table.num_rows
+        return written
+
+    @contextmanager
+    def _transaction(self, tables: Sequence[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction, the tables created first (DDL outside it);
+        committed when the block ends, rolled back if it raises."""
         with self.connect() as con:
-            for name in tables:  # DDL first, outside the data transaction
+            for name in tables:
                 self.ensure_table(con, name)
             con.execute("BEGIN TRANSACTION")
             try:
-                for name, table in tables.items():
-                    columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-                    con.execute(
-                        f'DELETE FROM {SCHEMA}."{name}" WHERE settlement_date = ? AND run_type = ?',
-                        [settlement_date, run_type],
-                    )
-                    con.register("incoming_rows", table)
-                    con.execute(f'INSERT INTO {SCHEMA}."{name}" ({columns}) SELECT {columns} FROM incoming_rows')
-                    con.unregister("incoming_rows")
-                    written[name] = table.num_rows
+                yield con
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-        return written
 
-    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str) -> int:
+    def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:
         columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
-        with self.connect() as con:
-            self.ensure_table(con, table)
-            con.execute("BEGIN TRANSACTION")
-            try:
-                con.execute(
-                    f'DELETE FROM {SCHEMA}."{table}" WHERE settlement_date BETWEEN ? AND ?', [start, end]
-                )
-                written = con.execute(
-                    f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived'
-                ).fetchall()[0][0]
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
+        with self._transaction([table, *REFERENCE_TABLES]) as con:
+            con.execute(f'DELETE FROM {SCHEMA}."{table}" WHERE settlement_date BETWEEN ? AND ?', [start, end])
+            written = con.execute(
+                f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived'
+            ).fetchall()[0][0]
+            for statement in then:
+                con.execute(statement)
         return int(written)
+
+    def replace_date_rows(self, table: str, start: dt.date, end: dt.date, rows: pa.Table) -> int:
+        columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
+        with self._transaction([table]) as con:
+            con.execute(f'DELETE FROM {SCHEMA}."{table}" WHERE settlement_date BETWEEN ? AND ?', [start, end])
+            con.register("incoming_rows", rows)
+            con.execute(f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM incoming_rows')
+            con.unregister("incoming_rows")
+        return rows.num_rows
+
+    def replace_table(self, table: str, select_sql: str) -> int:
+        columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
+        with self._transaction([table, *REFERENCE_TABLES]) as con:
+            con.execute(f'DELETE FROM {SCHEMA}."{table}"')
+            written = con.execute(
+                f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived'
+            ).fetchall()[0][0]
+        return int(written)
+
+    def replace_view(self, name: str, select_sql: str) -> None:
+        with self.connect() as con:
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            con.execute(f'CREATE OR REPLACE VIEW {SCHEMA}."{name}" AS {select_sql}')
+
+    def create_tables(self, names: Sequence[str]) -> None:
+        with self.connect() as con:
+            for name in names:
+                self.ensure_table(con, name)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if not Path(self.path).exists():

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from p114_assets.warehouse import sql
 from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse.tables import REFERENCE_TABLES
 
 
 def _between(start: dt.date, end: dt.date, column: str = "settlement_date") -> str:
@@ -95,16 +96,19 @@ def units_by_date(warehouse: Warehouse, table: str, start: dt.date, end: dt.date
 
 
 def vlp_cashflow_paths(warehouse: Warehouse, start: dt.date, end: dt.date) -> pa.Table:
-    """Per VLP party and date, the two paths to its BM cashflow: its PPC (`ppc_gbp`) and its V__
-    units' BO4 cashflows (`units_gbp`), with the count of other units it leads (`other_units`)."""
+    """Per VLP party and date, the two paths to its BM cashflow: its PPC (`ppc_gbp`) and its VLP
+    units' BO4 cashflows (`units_gbp`), with the count of other units it leads (`other_units`);
+    unit kinds as of the date from bm_units, else the id's prefix."""
     window = _between(start, end)
+    warehouse.create_tables(list(REFERENCE_TABLES))  # empty until market data is loaded
     return warehouse.query(f"""
         WITH units AS (
             SELECT lead_party_id, settlement_date, SUM(bm_cashflow_gbp) AS units_gbp
             FROM {SCHEMA}.vlp_revenue_daily WHERE {window} GROUP BY lead_party_id, settlement_date),
         others AS (
             SELECT lead_party_id, settlement_date, COUNT(DISTINCT bm_unit_id) AS other_units
-            FROM {SCHEMA}.settlement_canonical WHERE {window} AND NOT {sql.VLP} GROUP BY lead_party_id, settlement_date)
+            FROM ({sql.with_unit_kind("settlement_canonical", start, end)}) AS k WHERE NOT ({sql.VLP})
+            GROUP BY lead_party_id, settlement_date)
         SELECT p.settlement_date, p.party_id, p.bm_cashflow_gbp AS ppc_gbp, u.units_gbp, o.other_units
         FROM {SCHEMA}.vlp_party_daily AS p
         LEFT JOIN units AS u ON u.lead_party_id = p.party_id AND u.settlement_date = p.settlement_date

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from p114_assets.core.classification import Thresholds
-from p114_assets.core.settlement import RUN_PRECEDENCE, SUPPLIER_UNIT_PREFIXES, UNIT_PREFIXES, VLP_UNIT_PREFIX, UnitKind, unit_kind_labels
+from p114_assets.core.settlement import RUN_PRECEDENCE, UNIT_PREFIXES, UNIT_TYPE_KINDS, UnitKind, unit_kind_labels
 from p114_assets.warehouse.base import SCHEMA
 
 
@@ -133,16 +133,55 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
 # cashflow + = debit, 5 non-delivery charge + = debit, 6 RCRC + = credit. Money is rounded to the
 # penny and volumes to the kWh only in the output, never in between.
 
+def unit_kind(unit: str, unit_type: str | None = None, labels: dict[UnitKind, str] | None = None) -> str:
+    """The kind of a BM unit (core.settlement.UnitKind values, or the given labels) as SQL: by its
+    Elexon BM unit type where known (UNIT_TYPE_KINDS), else by its id's prefix, tested as a prefix
+    (STARTS_WITH: in LIKE 'V__%' each _ is a wildcard)."""
+    name = {kind: (labels or {}).get(kind, kind.value) for kind in UnitKind}
+    by_type = [f"WHEN UPPER(TRIM({unit_type})) = '{code}' THEN '{name[kind]}'" for code, kind in UNIT_TYPE_KINDS.items()] if unit_type else []
+    by_prefix = [f"WHEN STARTS_WITH({unit}, '{prefix}') THEN '{name[kind]}'" for prefix, kind in UNIT_PREFIXES]
+    return f"(CASE {' '.join(by_type + by_prefix)} ELSE '{name[UnitKind.OTHER]}' END)"
+
+
 def unit_kind_case(column: str = "bm_unit_id") -> str:
-    """The kind of the BM unit in `column` as its label ("supplier (2__, C__)", ...), from
-    core.settlement's prefixes in their order (longest first); 'other' for any other id."""
-    labels = unit_kind_labels()
-    whens = " ".join(f"WHEN STARTS_WITH({column}, '{prefix}') THEN '{labels[kind]}'" for prefix, kind in UNIT_PREFIXES)
-    return f"(CASE {whens} ELSE '{UnitKind.OTHER.value}' END)"
+    """The kind of the BM unit in `column` by its prefix, as its label ("supplier (2__, C__)", ...)."""
+    return unit_kind(column, labels=unit_kind_labels())
 
 
-VLP = f"STARTS_WITH(bm_unit_id, '{VLP_UNIT_PREFIX}')"  # a prefix test: in LIKE 'V__%' each _ is a wildcard
-SUPPLIER = " OR ".join(f"STARTS_WITH(bm_unit_id, '{p}')" for p in SUPPLIER_UNIT_PREFIXES)
+def units_as_of(keys: str) -> str:
+    """For each (bm_unit_id, settlement_date) of the query `keys`, what bm_units says about the unit
+    as of that date: the interval covering the date, else (a date before p114's first snapshot)
+    the unit's first interval after it. Units the list never held get no row (callers fall back to
+    the id's prefix)."""
+    return f"""
+        SELECT bm_unit_id, settlement_date, bm_unit_type, fuel_type, lead_party_id, generation_capacity_mw, demand_capacity_mw
+        FROM (
+            SELECT k.bm_unit_id, k.settlement_date, u.bm_unit_type, u.fuel_type, u.lead_party_id,
+                   u.generation_capacity_mw, u.demand_capacity_mw,
+                   ROW_NUMBER() OVER (PARTITION BY k.bm_unit_id, k.settlement_date
+                                      ORDER BY CASE WHEN u.valid_from <= k.settlement_date THEN 0 ELSE 1 END, u.valid_from) AS pick
+            FROM ({keys}) AS k
+            JOIN {SCHEMA}.bm_units AS u
+              ON u.bm_unit_id = k.bm_unit_id
+             AND ((u.valid_from <= k.settlement_date AND (u.valid_to IS NULL OR k.settlement_date < u.valid_to))
+                  OR u.valid_from > k.settlement_date)
+        ) AS candidates
+        WHERE pick = 1"""
+
+
+def with_unit_kind(table: str, start: dt.date, end: dt.date) -> str:
+    """Rows of a table with bm_unit_id and settlement_date, dates [start, end], each with its unit's
+    kind as of the date (`unit_kind`)."""
+    return f"""
+        SELECT t.*, {unit_kind("t.bm_unit_id", "r.bm_unit_type")} AS unit_kind
+        FROM {SCHEMA}.{table} AS t
+        LEFT JOIN ({units_as_of(f"SELECT DISTINCT bm_unit_id, settlement_date FROM {SCHEMA}.{table} WHERE {dates_between('settlement_date', start, end)}")}) AS r
+          ON r.bm_unit_id = t.bm_unit_id AND r.settlement_date = t.settlement_date
+        WHERE {dates_between("t.settlement_date", start, end)}"""
+
+
+VLP = f"unit_kind = '{UnitKind.SECONDARY.value}'"
+SUPPLIER = f"unit_kind = '{UnitKind.SUPPLIER.value}'"
 
 
 def vlp_revenue_period(start: dt.date, end: dt.date) -> str:
@@ -150,11 +189,13 @@ def vlp_revenue_period(start: dt.date, end: dt.date) -> str:
     from the unit's BO4 pairs, the non-delivery charge from BP7 3, and what they net to."""
     return f"""
     WITH canon AS (
-        SELECT * FROM {SCHEMA}.settlement_canonical
-        WHERE {dates_between("settlement_date", start, end)} AND {VLP}
+        SELECT * FROM ({with_unit_kind("settlement_canonical", start, end)}) AS k WHERE {VLP}
     ),
     chosen AS (
         SELECT DISTINCT settlement_date, run_type, publication_ts FROM canon
+    ),
+    vlp_units AS (
+        SELECT DISTINCT settlement_date, bm_unit_id FROM canon
     ),
     pairs AS (
         SELECT b.settlement_date, b.settlement_period, b.bm_unit_id,
@@ -164,7 +205,8 @@ def vlp_revenue_period(start: dt.date, end: dt.date) -> str:
         FROM {SCHEMA}.bid_offer_pair AS b
         JOIN chosen AS c
           ON b.settlement_date = c.settlement_date AND b.run_type = c.run_type AND b.publication_ts = c.publication_ts
-        WHERE {dates_between("b.settlement_date", start, end)} AND STARTS_WITH(b.bm_unit_id, '{VLP_UNIT_PREFIX}')
+        JOIN vlp_units AS v ON b.settlement_date = v.settlement_date AND b.bm_unit_id = v.bm_unit_id
+        WHERE {dates_between("b.settlement_date", start, end)}
         GROUP BY b.settlement_date, b.settlement_period, b.bm_unit_id
     )
     SELECT c.bm_unit_id, c.lead_party_id, c.settlement_date, c.settlement_period, c.run_type,
@@ -210,8 +252,8 @@ def vlp_party_daily(start: dt.date, end: dt.date) -> str:
     return f"""
     WITH vlp_parties AS (
         SELECT settlement_date, lead_party_id AS party_id, run_type, publication_ts, COUNT(DISTINCT bm_unit_id) AS vlp_units
-        FROM {SCHEMA}.settlement_canonical
-        WHERE {dates_between("settlement_date", start, end)} AND {VLP} AND lead_party_id IS NOT NULL
+        FROM ({with_unit_kind("settlement_canonical", start, end)}) AS k
+        WHERE {VLP} AND lead_party_id IS NOT NULL
         GROUP BY settlement_date, lead_party_id, run_type, publication_ts
     ),
     charges AS (
@@ -252,8 +294,8 @@ def unit_classification(window_ends: list[dt.date], t: Thresholds) -> str:
                SUM(ABS(COALESCE(balancing_services_volume_mwh, 0))) AS a_so,
                SUM(ABS(COALESCE(metered_volume_mwh, 0) - COALESCE(period_fpn_mwh, 0)
                        - COALESCE(balancing_services_volume_mwh, 0))) AS a_dev
-        FROM {SCHEMA}.settlement_canonical
-        WHERE {dates_between("settlement_date", first, max(window_ends))} AND NOT ({SUPPLIER})
+        FROM ({with_unit_kind("settlement_canonical", first, max(window_ends))}) AS k
+        WHERE NOT ({SUPPLIER})
         GROUP BY settlement_date, bm_unit_id
     ),
     windows AS (
@@ -287,3 +329,4 @@ def unit_classification(window_ends: list[dt.date], t: Thresholds) -> str:
            {t.imbalance_exposed_min_dev_share} AS imbalance_exposed_min_dev_share
     FROM shares
     """
+

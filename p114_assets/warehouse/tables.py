@@ -7,9 +7,12 @@ from __future__ import annotations
 import dataclasses
 
 from p114_assets.core.s0142.tables import BM_UNIT_PERIOD, RAW_TABLES, Column, TableSpec
+from p114_assets.warehouse.market_tables import COMPARISON_TABLES, MARKET_TABLES
 
-DUCKDB_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP"}
-BIGQUERY_TYPES = {"text": "STRING", "float": "FLOAT64", "int": "INT64", "date": "DATE", "timestamp": "DATETIME"}
+DUCKDB_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP",
+                "timestamp_utc": "TIMESTAMPTZ", "bool": "BOOLEAN"}  # fmt: skip
+BIGQUERY_TYPES = {"text": "STRING", "float": "FLOAT64", "int": "INT64", "date": "DATE", "timestamp": "DATETIME",
+                  "timestamp_utc": "TIMESTAMP", "bool": "BOOL"}  # fmt: skip
 
 # Derived tables (one partition = one settlement date), computed by the SQL in warehouse/sql.py.
 SETTLEMENT_CANONICAL = dataclasses.replace(
@@ -125,7 +128,12 @@ DERIVED_TABLES: dict[str, TableSpec] = {
     for t in (SETTLEMENT_CANONICAL, RUN_RECONCILIATION, VLP_REVENUE_PERIOD, VLP_REVENUE_DAILY, VLP_PARTY_DAILY,
               UNIT_CLASSIFICATION)  # fmt: skip
 }
-TABLES: dict[str, TableSpec] = {**RAW_TABLES, **DERIVED_TABLES}
+# Settlement tables (raw and derived), then the market tables and the marts beside them.
+SETTLEMENT_TABLES: dict[str, TableSpec] = {**RAW_TABLES, **DERIVED_TABLES}
+TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
+# Tables the derived SQL reads whether or not anything was ever written to them (unit kinds read
+# bm_units where it knows a unit): engines create them, empty, before running derived SQL.
+REFERENCE_TABLES = ("bm_units",)
 
 
 def duckdb_columns(table: TableSpec) -> list[tuple[str, str]]:
