@@ -20,6 +20,7 @@ from pathlib import Path
 
 from p114_assets.core.alerts import AlertSink, EmailSink, GenericWebhook, SlackWebhook
 from p114_assets.core.calendar import CalendarError, SettlementCalendar
+from p114_assets.core.insights import DEFAULT_URL as INSIGHTS_URL
 from p114_assets.core.portal import DEFAULT_URL, PortalClient
 
 Env = Mapping[str, str] | None
@@ -179,6 +180,22 @@ def calendar(env: Env = None) -> SettlementCalendar:
         return SettlementCalendar.from_csv(path) if path else SettlementCalendar()
     except CalendarError as exc:
         raise ConfigError(f"P114_CALENDAR_CSV: {exc}") from None
+
+
+# -- the Elexon Insights API (market data) ------------------------------------------------------
+
+
+def insights_url(env: Env = None) -> str:
+    """P114_INSIGHTS_URL: the Insights API up to /bmrs/api/v1 (no key), or a stand-in serving its paths."""
+    value = _text("P114_INSIGHTS_URL", INSIGHTS_URL, env)
+    if not value.startswith(("http://", "https://")):
+        raise ConfigError(f"P114_INSIGHTS_URL={value!r}: expected an http:// or https:// URL")
+    return value.rstrip("/")
+
+
+def market_poll_seconds(env: Env = None) -> int:
+    """P114_MARKET_POLL_SECONDS: how often the market sensor looks for yesterday's data."""
+    return _whole("P114_MARKET_POLL_SECONDS", 1800, env, minimum=1)
 
 
 # -- alerts -------------------------------------------------------------------------------------

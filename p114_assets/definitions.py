@@ -1,4 +1,5 @@
-"""The p114 code location: each domain's definitions (defs/<domain>/definitions.py), merged, with
+"""The p114 code location: each domain's definitions (defs/<domain>/definitions.py: settlement,
+marts, market, alerts), merged, with
 the automation sensor and the resources defined once, here (resources picked by environment: see
 defs/resources.py)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import dagster as dg
 
 from p114_assets.defs.alerts import definitions as alerts
+from p114_assets.defs.market import definitions as market
 from p114_assets.defs.marts import definitions as marts
 from p114_assets.defs.resources import resources_from_env
 from p114_assets.defs.settlement import definitions as settlement
@@ -21,7 +23,8 @@ automation = dg.AutomationConditionSensorDefinition(
 # Domain modules, not their Definitions objects, are imported: Dagster loads the one Definitions
 # object found at this module's top level.
 defs = dg.Definitions.merge(
-    settlement.defs, marts.defs, alerts.defs, dg.Definitions(sensors=[automation], resources=resources_from_env())
+    settlement.defs, marts.defs, market.defs, alerts.defs,
+    dg.Definitions(sensors=[automation], resources=resources_from_env()),
 )
 
 ASSETS = list(defs.assets)

@@ -7,7 +7,10 @@ one bad file costs only its own partition. Then the daily derived assets run wit
 over each stretch of consecutive dates, a month per run, skipping dates with a failed partition
 (nothing is built from a partition that failed to load or failed a blocking check). Runs are
 recorded in the Dagster instance of DAGSTER_HOME when that is set (so `make dev` shows the history),
-else in a throwaway one."""
+else in a throwaway one.
+
+With market data (`with_market`), each stretch of dates then loads the market group from the Insights
+API (P114_INSIGHTS_URL) and computes the comparison marts beside the settlement truth."""
 
 from __future__ import annotations
 
@@ -22,20 +25,27 @@ import dagster as dg
 
 from p114_assets import config
 from p114_assets.core.backfill import Partition, chunk_partitions
+from p114_assets.core.insights import InsightsClient
 from p114_assets.core.s0142.files import scan_folder
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
+from p114_assets.defs.market.assets import MARKET_ASSETS
+from p114_assets.defs.marts.comparison import COMPARISON_ASSETS
 from p114_assets.defs.marts.resources import ReportStore
+from p114_assets.defs.resources import insights_from_env
 from p114_assets.defs.partitions import BACKFILL_CHUNK, DERIVED_CHUNK, partition_key, settlement_date_partitions
 from p114_assets.defs.settlement.assets import RAW_KEYS
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
 from p114_assets.warehouse import queries
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
-from p114_assets.warehouse.tables import TABLES
+from p114_assets.warehouse.tables import SETTLEMENT_TABLES, TABLES
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-DERIVED_KEYS = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions]
+MARKET_KEYS = [a.key for a in MARKET_ASSETS]
+COMPARISON_KEYS = [a.key for a in COMPARISON_ASSETS]
+DERIVED_KEYS = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions
+                and a.key not in MARKET_KEYS and a.key not in COMPARISON_KEYS]  # fmt: skip
 OnRun = Callable[[str, bool], None]
 
 
@@ -54,6 +64,7 @@ class RunSummary:
     failures: dict[tuple[dt.date, str], str] = field(default_factory=dict)
     check_failures: list[CheckFailure] = field(default_factory=list)
     derived_dates: list[dt.date] = field(default_factory=list)
+    market_dates: list[dt.date] = field(default_factory=list)
     skipped_dates: list[dt.date] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -103,7 +114,7 @@ def folder_resources(folder: str | Path, warehouse: Warehouse, landing: str | Pa
     beside a DuckDB file (else under the landing folder)."""
     base = Path(warehouse.path).parent if isinstance(warehouse, DuckDBWarehouse) else Path(landing or folder)
     return {"source": FolderSource(path=str(folder)), "landing": LandingZone(path=str(landing or folder)),
-            "warehouse": warehouse, "reports": ReportStore(path=str(base / "reports"))}  # fmt: skip
+            "warehouse": warehouse, "reports": ReportStore(path=str(base / "reports")), "insights": insights_from_env()}  # fmt: skip
 
 
 def _stretches(dates: list[dt.date], size: int) -> list[list[dt.date]]:
@@ -131,9 +142,11 @@ def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInPro
 
 
 def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
-                           on_run: OnRun | None = None, launched_by: str = "p114 materialize") -> RunSummary:  # fmt: skip
+                           on_run: OnRun | None = None, launched_by: str = "p114 materialize",
+                           with_market: bool = False) -> RunSummary:  # fmt: skip
     """Materialize the raw assets of these partitions in chunked runs, then the derived daily
-    assets of every date whose partitions all loaded and passed their blocking checks."""
+    assets of every date whose partitions all loaded and passed their blocking checks, then (with
+    market data) the market group and the comparison marts of those dates."""
     summary = RunSummary()
     started = time.perf_counter()
     with dagster_instance() as instance:
@@ -167,9 +180,38 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
                     summary.failures[(day, "daily")] = root_causes(result) or "a blocking check failed"
             if on_run:
                 on_run(f"{keys[0]}..{keys[-1]} daily", result.success)
-    summary.rows = table_rows(resources["warehouse"], summary.partitions, summary.derived_dates)
+        if with_market:
+            _materialize_market(summary, resources, instance, launched_by, on_run)
+    summary.rows = table_rows(resources["warehouse"], summary.partitions, summary.derived_dates, with_market)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _materialize_market(summary: RunSummary, resources: dict, instance, launched_by: str, on_run: OnRun | None) -> None:
+    """The market group for the dates whose derived tables were built, then the comparison marts
+    of the dates whose market data loaded and passed its blocking checks. An API that cannot be
+    reached fails the market step at once, with one line, rather than after every retry."""
+    insights = resources["insights"]
+    problem = InsightsClient(insights.base_url).reachable(timeout=min(insights.timeout_seconds, 10.0))
+    if problem is not None:
+        for day in summary.derived_dates:
+            summary.failures[(day, "market")] = f"the Elexon Insights API at {insights.base_url} is unreachable ({problem})"
+        if on_run:
+            on_run("market: the Insights API is unreachable", False)
+        return
+    for stretch in _stretches(summary.derived_dates, DERIVED_CHUNK):
+        keys = [d.isoformat() for d in stretch]
+        for label, selection in (("market", MARKET_KEYS), ("comparison", COMPARISON_KEYS)):
+            result = _run(selection, keys, resources, instance, launched_by)
+            summary.check_failures += _check_failures(result)
+            if on_run:
+                on_run(f"{keys[0]}..{keys[-1]} {label}", result.success)
+            if not result.success:
+                for day in stretch:
+                    summary.failures[(day, label)] = root_causes(result) or "a blocking check failed"
+                break
+        else:
+            summary.market_dates += stretch
 
 
 def folder_partitions(source_dir: str | Path, start: dt.date | None = None, end: dt.date | None = None) -> list[Partition]:
@@ -179,26 +221,32 @@ def folder_partitions(source_dir: str | Path, start: dt.date | None = None, end:
 
 def materialize_folder(source_dir: str | Path, warehouse: Warehouse, start: dt.date | None = None,
                        end: dt.date | None = None, on_run: OnRun | None = None,
-                       chunk_size: int = BACKFILL_CHUNK) -> RunSummary:  # fmt: skip
+                       chunk_size: int = BACKFILL_CHUNK, with_market: bool = False) -> RunSummary:  # fmt: skip
     """Materialize every asset for the partitions of the files in `source_dir` (optionally only
     settlement dates in [start, end]). Files stay where they are (the folder is the landing zone)."""
     partitions = folder_partitions(source_dir, start, end)
     if not partitions:
         return RunSummary()
-    return materialize_partitions(partitions, folder_resources(source_dir, warehouse), chunk_size, on_run)
+    return materialize_partitions(partitions, folder_resources(source_dir, warehouse), chunk_size, on_run, with_market=with_market)
 
 
-def planned_runs(partitions: list[Partition], chunk_size: int = BACKFILL_CHUNK) -> int:
+def planned_runs(partitions: list[Partition], chunk_size: int = BACKFILL_CHUNK, with_market: bool = False) -> int:
     """How many runs materialize_partitions makes when nothing fails (for a progress bar)."""
-    return len(chunk_partitions(partitions, chunk_size)) + len(_stretches(sorted({d for d, _ in partitions}), DERIVED_CHUNK))
+    stretches = len(_stretches(sorted({d for d, _ in partitions}), DERIVED_CHUNK))
+    return len(chunk_partitions(partitions, chunk_size)) + stretches * (3 if with_market else 1)
 
 
-def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt.date]) -> dict[str, int]:
+def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt.date],
+               with_market: bool = False) -> dict[str, int]:  # fmt: skip
     """Rows per table for the given raw partitions and derived dates, counted in the warehouse
-    (reading only their dates: on BigQuery, only their partitions)."""
+    (reading only their dates: on BigQuery, only their partitions). Market and comparison tables
+    with market data (bm_units, not partitioned by date, is counted whole)."""
     wanted, wanted_dates = set(partitions), set(dates)
     rows = {}
-    for name in TABLES:
+    for name in (TABLES if with_market else SETTLEMENT_TABLES):
+        if "settlement_date" not in TABLES[name].column_names:
+            rows[name] = queries.table_rows(warehouse, name) if warehouse.table_exists(name) else 0
+            continue
         rows[name] = 0
         raw = name in RAW_TABLES  # partitioned by date and run type; derived: by date
         days = sorted({d for d, _ in wanted} if raw else wanted_dates)

@@ -13,6 +13,7 @@ import dagster as dg
 from dagster_gcp import BigQueryResource
 
 from p114_assets import config
+from p114_assets.defs.market.resources import InsightsResource
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, PortalSource, S0142Source
 from p114_assets.warehouse.base import Warehouse
@@ -46,4 +47,10 @@ def resources_from_env() -> dict:
         "source": source_from_env(),
         "landing": LandingZone(path=config.landing_dir()),
         "reports": ReportStore(path=config.reports_dir()),
+        "insights": insights_from_env(),
     }
+
+
+def insights_from_env() -> InsightsResource:
+    """The Elexon Insights API (market data), or a stand-in at P114_INSIGHTS_URL."""
+    return InsightsResource(base_url=config.insights_url())

@@ -30,7 +30,8 @@ def table_metadata(table: TableSpec) -> dict:
     return {"dagster/column_schema": column_schema(table), "dagster/table_name": f"{SCHEMA}.{table.name}"}
 
 
-def derived_asset(table: TableSpec, deps: Sequence[dg.AssetDep], group_name: str, **kwargs) -> Callable:
+def derived_asset(table: TableSpec, deps: Sequence[dg.AssetDep], group_name: str, kinds: frozenset[str] = frozenset({"sql"}),
+                  **kwargs) -> Callable:  # fmt: skip
     """A daily asset that (re)computes `table` for its settlement dates in the warehouse: a month
     per run in backfills, re-materialized on its own when a run of its dates lands."""
     return dg.asset(
@@ -41,7 +42,7 @@ def derived_asset(table: TableSpec, deps: Sequence[dg.AssetDep], group_name: str
         automation_condition=derived_automation,
         pool=WAREHOUSE_POOL,
         group_name=group_name,
-        kinds={"sql"},
+        kinds=set(kinds),
         metadata=table_metadata(table),
         **kwargs,
     )

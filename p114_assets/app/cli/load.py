@@ -22,7 +22,8 @@ DEMO_UNITS = 300
 
 def _print_summary(summary, warehouse_location: str) -> None:
     derived = f" and {len(summary.derived_dates)} settlement dates of derived tables" if summary.derived_dates else ""
-    out.print(f"{len(summary.partitions)} partitions{derived} in {summary.seconds:.1f} s into {warehouse_location}")
+    market = f", market data and comparisons for {len(summary.market_dates)} dates" if summary.market_dates else ""
+    out.print(f"{len(summary.partitions)} partitions{derived}{market} in {summary.seconds:.1f} s into {warehouse_location}")
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -37,18 +38,19 @@ def _print_summary(summary, warehouse_location: str) -> None:
     if summary.skipped_dates:
         err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
 
-def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str):
+def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str, with_market: bool = False):
     from p114_assets.app.runner import materialize_partitions, planned_runs
 
     with _progress() as progress:
-        task = progress.add_task("materializing", total=planned_runs(partitions, chunk_size), detail="")
+        task = progress.add_task("materializing", total=planned_runs(partitions, chunk_size, with_market), detail="")
 
         def advance(label, ok):
             progress.update(task, advance=1, detail=f"{label} {'ok' if ok else 'FAILED'}")
 
-        return materialize_partitions(partitions, resources, chunk_size, advance, launched_by)
+        return materialize_partitions(partitions, resources, chunk_size, advance, launched_by, with_market=with_market)
 
-def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, chunk_size: int | None = None):
+def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, chunk_size: int | None = None,
+                    with_market: bool = False):  # fmt: skip
     from p114_assets.defs.partitions import BACKFILL_CHUNK
     from p114_assets.app.runner import folder_partitions, folder_resources
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
@@ -57,8 +59,10 @@ def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, ch
     if not partitions:
         _fail("materialize", f"no S0142 files in {source}" + (f" between {start} and {end}" if start or end else ""))
     warehouse = DuckDBWarehouse(path=str(warehouse_path))
-    summary = _run_with_progress(partitions, folder_resources(source, warehouse), chunk_size or BACKFILL_CHUNK,
-                                 "p114 materialize")  # fmt: skip
+    resources = folder_resources(source, warehouse)
+    if with_market:
+        out.print(f"market data from {resources['insights'].base_url} (P114_INSIGHTS_URL)")
+    summary = _run_with_progress(partitions, resources, chunk_size or BACKFILL_CHUNK, "p114 materialize", with_market)
     _print_summary(summary, warehouse.location())
     return summary, warehouse
 
@@ -68,9 +72,15 @@ def run_materialize(source: Path, warehouse_path: Path, start=None, end=None, ch
 @click.option("--start", callback=_date, help="only settlement dates from this one")
 @click.option("--end", callback=_date, help="only settlement dates up to this one")
 @click.option("--chunk", "chunk_size", type=click.IntRange(min=1), help="partitions per run (default 7, as backfills)")
-def materialize(source, warehouse_path, start, end, chunk_size):
-    """Materialize every asset, in-process, for the files found in a folder, into a DuckDB file."""
-    summary, _ = run_materialize(source, warehouse_path, start, end, chunk_size)
+@click.option("--with-market", is_flag=True, help="also load the market group for the same dates from the Elexon Insights "
+              "API (P114_INSIGHTS_URL), then the comparison marts")  # fmt: skip
+def materialize(source, warehouse_path, start, end, chunk_size, with_market):
+    """Materialize every asset, in-process, for the files found in a folder, into a DuckDB file.
+
+    With --with-market, the dates whose settlement loaded then get their market data (BM unit
+    reference, MID, DISBSAD, BOD, BOALF, PN, EBOCF, DISEBSP) and the marts that compare settled,
+    indicative and acceptance-based revenue."""
+    summary, _ = run_materialize(source, warehouse_path, start, end, chunk_size, with_market)
     if not summary.ok:
         sys.exit(1)
 

@@ -9,11 +9,14 @@ from p114_assets import config
 from p114_assets.core.alerts import Alert, deliver
 from p114_assets.core.coverage import coverage_grid, dates_between, incomplete
 from p114_assets.defs.alerts.check_history import new_check_failures
+from p114_assets.defs.market.checks import MARKET_CHECKS
 from p114_assets.defs.marts.checks import CHECKS as MART_CHECKS
+from p114_assets.defs.marts.comparison_checks import COMPARISON_CHECKS
 from p114_assets.defs.partitions import partition_key, split_partition_key
 from p114_assets.defs.settlement.checks import CHECKS as SETTLEMENT_CHECKS
 
-CHECK_KEYS = sorted({key for checks in [*SETTLEMENT_CHECKS, *MART_CHECKS] for key in checks.check_keys},
+CHECK_KEYS = sorted({key for checks in [*SETTLEMENT_CHECKS, *MART_CHECKS, *COMPARISON_CHECKS, *MARKET_CHECKS]
+                     for key in checks.check_keys},
                     key=lambda k: k.to_user_string())  # fmt: skip
 
 
