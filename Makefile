@@ -28,6 +28,7 @@ bench: install  ## benchmarks; figures go in the README
 	$(BIN)/python bench/bench_parse.py
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_marts.py
+	$(BIN)/python bench/bench_market.py
 	$(BIN)/python bench/estimate_bigquery_cost.py
 
 clean:
