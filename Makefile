@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
+CHROMIUM := /usr/bin/chromium
+# apt-get as root directly (CI, containers); through sudo otherwise
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: install demo test dev bench clean
 
 install: $(VENV)/.installed
@@ -18,8 +22,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: install  ## synthetic week -> every asset into data/p114.duckdb -> summary + data/report.html
 	$(BIN)/p114 demo
 
-test: install  ## the whole test suite (what CI runs)
+test: install $(CHROMIUM)  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
+
+# The browser smoke test drives headless Chromium from the Debian package (browser downloads are
+# not possible where CI runs).
+$(CHROMIUM):
+	@echo "The browser smoke test needs Chromium: installing the Debian package 'chromium' with apt-get."
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 dev: install  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
@@ -29,6 +40,7 @@ bench: install  ## benchmarks; figures go in the README
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_marts.py
 	$(BIN)/python bench/bench_market.py
+	$(BIN)/python bench/bench_backfill.py
 	$(BIN)/python bench/estimate_bigquery_cost.py
 
 clean:

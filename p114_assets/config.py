@@ -209,6 +209,28 @@ def alert_grace_working_days(env: Env = None) -> int:
     return _whole("P114_ALERT_GRACE_WORKING_DAYS", 2, env)
 
 
+def alert_start(env: Env = None) -> dt.date | None:
+    """P114_ALERT_START: the first settlement date checked for incomplete days (default: the first
+    date the warehouse holds)."""
+    value = _get("P114_ALERT_START", env)
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"P114_ALERT_START={value!r}: expected a date YYYY-MM-DD") from None
+
+
+def alert_interval_seconds(env: Env = None) -> int:
+    """P114_ALERT_INTERVAL_SECONDS: how often the alert sensor evaluates."""
+    return _whole("P114_ALERT_INTERVAL_SECONDS", 60, env, minimum=1)
+
+
+def automation_interval_seconds(env: Env = None) -> int:
+    """P114_AUTOMATION_INTERVAL_SECONDS: how often the automation sensor evaluates the derived tables' conditions."""
+    return _whole("P114_AUTOMATION_INTERVAL_SECONDS", 30, env, minimum=1)
+
+
 def alert_sinks(env: Env = None) -> list[AlertSink]:
     """Where alerts go besides the log: P114_SLACK_WEBHOOK_URL, P114_ALERT_WEBHOOK_URL, and email
     through P114_SMTP_HOST (+ _PORT 25, _FROM, _TO comma-separated, _USER, _PASSWORD, _STARTTLS 0/1)."""

@@ -141,6 +141,11 @@ def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInPro
             summary.failures[key] = cause
 
 
+def _materialized(result: dg.ExecuteInProcessResult, asset: str) -> set[str]:
+    """Partitions of `asset` a run materialized (a failed chunk still materializes its good ones)."""
+    return {e.partition for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset) and e.partition}
+
+
 def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
                            on_run: OnRun | None = None, launched_by: str = "p114 materialize",
                            with_market: bool = False) -> RunSummary:  # fmt: skip
@@ -159,13 +164,24 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
                 if on_run:
                     on_run(label, result.success)
                 continue
+            # The chunk loaded its good partitions and failed the bad ones (their checks say why);
+            # partitions that did neither (skipped for another's failure) are run one at a time.
+            loaded, failures = _materialized(result, "bm_unit_period"), _check_failures(result)
+            failed_own = {f.partition for f in failures if f.severity == "ERROR"}
+            summary.check_failures += failures
             if on_run:
-                on_run(f"{label}: a partition failed, retrying one at a time", False)
+                on_run(f"{label}: {len(chunk) - len(loaded)} partition(s) failed", False)
             for key, key_str in zip(chunk, keys):
-                single = _run(RAW_KEYS, [key_str], resources, instance, launched_by)
-                _record(summary, [key], single)
-                if on_run:
-                    on_run(f"{key[0]} {key[1]}", single.success)
+                if key_str in loaded:
+                    summary.partitions.append(key)
+                elif key_str in failed_own:
+                    summary.failures[key] = "; ".join(f"{f.asset}:{f.check} {f.description}" for f in failures
+                                                      if f.partition == key_str and f.severity == "ERROR")  # fmt: skip
+                else:
+                    single = _run(RAW_KEYS, [key_str], resources, instance, launched_by)
+                    _record(summary, [key], single)
+                    if on_run:
+                        on_run(f"{key[0]} {key[1]}", single.success)
 
         summary.skipped_dates = sorted({d for d, _ in summary.failures})
         good_dates = sorted({d for d, _ in summary.partitions} - set(summary.skipped_dates))

@@ -29,19 +29,6 @@ backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=BACKFILL_CH
 DERIVED_CHUNK = 31
 derived_backfill_policy = dg.BackfillPolicy.multi_run(max_partitions_per_run=DERIVED_CHUNK)
 
-# Runs of a date arrive for about 14 months (RF) and later (DF): a date's derived tables are stale
-# whenever one of its runs lands, within this lookback. Not while an upstream partition is still
-# being written, and never from a partition whose blocking checks failed.
-RUN_ARRIVAL_LOOKBACK = dt.timedelta(days=800)
-derived_automation = (
-    dg.AutomationCondition.in_latest_time_window(lookback_delta=RUN_ARRIVAL_LOOKBACK)
-    & dg.AutomationCondition.any_deps_updated()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
-).with_label("a run of this settlement date landed (lookback 800 days)")
-
-
 def date_mapping() -> dg.MultiToSingleDimensionPartitionMapping:
     """A settlement date depends on every run type of that date."""
     return dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date")

@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 import dagster as dg
 
 from p114_assets.core.s0142.tables import TableSpec
-from p114_assets.defs.partitions import dates_of, derived_automation, derived_backfill_policy, settlement_date_partitions
+from p114_assets.defs.automation import derived_automation
+from p114_assets.defs.partitions import dates_of, derived_backfill_policy, settlement_date_partitions
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 
 WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer: dagster_home/dagster.yaml limits this pool to 1
@@ -31,7 +32,7 @@ def table_metadata(table: TableSpec) -> dict:
 
 
 def derived_asset(table: TableSpec, deps: Sequence[dg.AssetDep], group_name: str, kinds: frozenset[str] = frozenset({"sql"}),
-                  **kwargs) -> Callable:  # fmt: skip
+                  automation_condition: dg.AutomationCondition = derived_automation, **kwargs) -> Callable:  # fmt: skip
     """A daily asset that (re)computes `table` for its settlement dates in the warehouse: a month
     per run in backfills, re-materialized on its own when a run of its dates lands."""
     return dg.asset(
@@ -39,7 +40,7 @@ def derived_asset(table: TableSpec, deps: Sequence[dg.AssetDep], group_name: str
         partitions_def=settlement_date_partitions,
         deps=list(deps),
         backfill_policy=derived_backfill_policy,
-        automation_condition=derived_automation,
+        automation_condition=automation_condition,
         pool=WAREHOUSE_POOL,
         group_name=group_name,
         kinds=set(kinds),

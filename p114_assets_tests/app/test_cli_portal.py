@@ -97,14 +97,17 @@ def test_plan_backfill_launches_an_asset_backfill_on_a_real_webserver(tmp_path):
         result = invoke("plan-backfill", "--start", "2024-06-03", "--end", "2024-06-05", "--as-of", "2024-07-01",
                         "--launch", url, env={"DAGSTER_HOME": str(tmp_path / "home")})  # fmt: skip
         assert result.exit_code == 0, result.output
-        assert "launched backfill" in result.stdout and "3 partitions of 7 assets" in result.stdout
+        assert "launched backfill" in result.stdout and "3 partitions of 7 raw assets, and their 3 dates of 6 daily" in result.stdout
         answer = httpx.post(f"{url}/graphql", json={"query": """{ partitionBackfillsOrError { ... on PartitionBackfills {
-            results { id title partitionNames assetSelection { path } } } } }"""}, timeout=30).json()
+            results { id title assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
+              assetKey { path } numPartitionsTargeted } } } } } } }"""}, timeout=30).json()  # fmt: skip
         (backfill,) = answer["data"]["partitionBackfillsOrError"]["results"]
-        assert sorted(backfill["partitionNames"]) == ["2024-06-03|SF", "2024-06-04|SF", "2024-06-05|SF"]
-        assert {tuple(a["path"]) for a in backfill["assetSelection"]} == {
-            ("s0142_file",), ("system_period",), ("market_index",), ("bm_unit_period",), ("bid_offer_pair",),
-            ("party_period",), ("account_period",)}  # fmt: skip
+        targeted = {s["assetKey"]["path"][0]: s["numPartitionsTargeted"] for s in backfill["assetBackfillData"]["assetBackfillStatuses"]}
+        # the raw assets of the three SF partitions, and the daily assets of exactly their dates
+        assert targeted == {**dict.fromkeys(["s0142_file", "system_period", "market_index", "bm_unit_period", "bid_offer_pair",
+                                              "party_period", "account_period"], 3),
+                            **dict.fromkeys(["settlement_canonical", "run_reconciliation", "vlp_revenue_period", "vlp_revenue_daily",
+                                             "vlp_party_daily", "unit_classification"], 3)}  # fmt: skip
         bad = invoke("plan-backfill", "--start", "2024-06-03", "--end", "2024-06-03", "--as-of", "2024-07-01",
                      "--launch", f"http://127.0.0.1:{free_port()}")  # fmt: skip
         assert bad.exit_code == 1 and "could not reach the Dagster webserver" in bad.stderr

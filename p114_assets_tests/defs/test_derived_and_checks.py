@@ -222,16 +222,32 @@ def test_a_failed_check_is_alerted_once_and_only_once(env, market, monkeypatch, 
     assert second.skip_message == "no new failed checks or incomplete days"
 
 
-def test_incomplete_days_are_alerted_once(env, market):
+def test_incomplete_days_are_alerted_once_from_the_first_date_held(env, market, monkeypatch):
     day = dt.date(2024, 6, 3)  # II due 10 June, SF 25 June (nominal); +2 working days grace
     generate_file(market, day, "II").write(env["folder"])
     assert run(env, RAW_KEYS, key=f"{day}|II").success
     today = dt.date(2024, 7, 1)
     alerts, state = sensors.collect_alerts(env["instance"], {}, today)
-    missing = {a.partition for a in alerts if a.kind == "incomplete_day" and a.partition.startswith(str(day))}
-    assert missing == {f"{day}|SF"}  # II is loaded, R1 not yet due
-    again, _ = sensors.collect_alerts(env["instance"], state, today)
-    assert not [a for a in again if a.partition.startswith(str(day))]
+    incomplete = [a for a in alerts if a.kind == "incomplete_day"]
+    # From 3 June (the first date held) to 30 June: II (5 working days + 2 of grace) of 4 to 20 June
+    # is due and missing, SF (16 + 2) of 3 to 5 June; R1 is not yet due. One alert per stretch.
+    assert {a.partition for a in incomplete} == {"2024-06-04..2024-06-20|II", "2024-06-03..2024-06-05|SF"}
+    assert all(a.severity == "ERROR" for a in incomplete)
+    assert "17 dates 2024-06-04..2024-06-20" in next(a.reason for a in incomplete if a.partition.endswith("|II"))
+    again, state = sensors.collect_alerts(env["instance"], state, today)
+    assert not [a for a in again if a.kind == "incomplete_day"]
+    # the next day, only what became due since
+    later, _ = sensors.collect_alerts(env["instance"], state, dt.date(2024, 7, 2))
+    assert sorted(a.partition for a in later if a.kind == "incomplete_day") == ["2024-06-06|SF", "2024-06-21..2024-06-23|II"]  # a weekend falls due with its Friday
+
+
+def test_incomplete_days_start_at_p114_alert_start_and_never_before_anything_is_held(env, monkeypatch):
+    today = dt.date(2024, 7, 1)
+    alerts, _ = sensors.collect_alerts(env["instance"], {}, today)
+    assert alerts == []  # an empty warehouse expects nothing (no alerts for the days before today)
+    monkeypatch.setenv("P114_ALERT_START", "2024-06-20")
+    alerts, _ = sensors.collect_alerts(env["instance"], {}, today)
+    assert {a.partition for a in alerts} == {"2024-06-20|II"}
 
 
 def test_status_shows_loaded_missing_failed_and_not_due(env, market, monkeypatch, tmp_path):

@@ -14,7 +14,7 @@ from p114_assets.app.cli import _date, _fail, err, main, out
 SYMBOLS = {"present": "[green]ok[/green]", "check_failed": "[red]FAIL[/red]", "missing": "[red]miss[/red]",
            "not_due": "[dim]-[/dim]"}  # fmt: skip
 
-LEGEND = "ok loaded · miss due but not loaded · FAIL loaded but failed an ERROR check · - not yet due"
+LEGEND = "ok loaded · miss due but not loaded · FAIL failed an ERROR check or its file was rejected · - not yet due"
 
 
 @main.command()

@@ -116,7 +116,8 @@ def plan_backfill(start, end, as_of, url, local, chunk_size):
     """Plan a best-available-run backfill: for each settlement date, the most mature run that
     should exist as of a date (RF for old enough dates, then R3, R2, R1, SF, II), by the settlement
     calendar (P114_CALENDAR_CSV overrides the nominal offsets). Prints a summary by run type;
-    --launch starts an asset backfill of exactly those partitions on a running Dagster webserver,
+    --launch starts one asset backfill of exactly those partitions, and of the daily assets of their
+    dates, on a running Dagster webserver,
     --local materializes them in-process in chunks (a failed chunk does not stop the others)."""
     from p114_assets.core.backfill import best_available_plan, summary
     from p114_assets.defs.partitions import BACKFILL_CHUNK, partition_key
@@ -137,16 +138,17 @@ def plan_backfill(start, end, as_of, url, local, chunk_size):
     partitions = [(day, run) for day, run in plan.items() if run]
     chunk_size = chunk_size or BACKFILL_CHUNK
     if url:
-        from p114_assets.app.launcher import LaunchError, launch_backfill
-        from p114_assets.app.runner import RAW_KEYS
+        from p114_assets.app.launcher import LaunchError, graph_backfill_ranges, launch_asset_backfill
+        from p114_assets.app.runner import DERIVED_KEYS, RAW_KEYS
 
+        ranges = graph_backfill_ranges(partitions, [k.to_user_string() for k in RAW_KEYS], [k.to_user_string() for k in DERIVED_KEYS])
         try:
-            backfill = launch_backfill(url, [k.to_user_string() for k in RAW_KEYS], [str(partition_key(*p)) for p in partitions],
-                                       title=f"p114 best available runs {start}..{end} as of {as_of}",
-                                       tags={"p114/plan": "best-available", "p114/as_of": as_of.isoformat()})  # fmt: skip
+            backfill = launch_asset_backfill(url, ranges, title=f"p114 best available runs {start}..{end} as of {as_of}",
+                                             tags={"p114/plan": "best-available", "p114/as_of": as_of.isoformat()})  # fmt: skip
         except LaunchError as exc:
             _fail("plan-backfill", str(exc))
-        out.print(f"launched backfill {backfill}: {len(partitions):,} partitions of {len(RAW_KEYS)} assets on {url}")
+        out.print(f"launched backfill {backfill}: {len(partitions):,} partitions of {len(RAW_KEYS)} raw assets, and their "
+                  f"{len({d for d, _ in partitions}):,} dates of {len(DERIVED_KEYS)} daily assets, on {url}/runs/b/{backfill}")  # fmt: skip
     elif local:
         from p114_assets.defs.resources import resources_from_env
 

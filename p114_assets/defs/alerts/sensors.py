@@ -13,37 +13,87 @@ from p114_assets.defs.market.checks import MARKET_CHECKS
 from p114_assets.defs.marts.checks import CHECKS as MART_CHECKS
 from p114_assets.defs.marts.comparison_checks import COMPARISON_CHECKS
 from p114_assets.defs.partitions import partition_key, split_partition_key
+from p114_assets.defs.settlement.assets import ASSETS as SETTLEMENT_ASSETS
 from p114_assets.defs.settlement.checks import CHECKS as SETTLEMENT_CHECKS
 
-CHECK_KEYS = sorted({key for checks in [*SETTLEMENT_CHECKS, *MART_CHECKS, *COMPARISON_CHECKS, *MARKET_CHECKS]
-                     for key in checks.check_keys},
-                    key=lambda k: k.to_user_string())  # fmt: skip
+# Every check of the code location: those that run inside the asset steps (the file and the raw
+# tables) and those with steps of their own.
+_CHECKED = [*SETTLEMENT_ASSETS, *SETTLEMENT_CHECKS, *MART_CHECKS, *COMPARISON_CHECKS, *MARKET_CHECKS]
+CHECK_KEYS = sorted({key for defs in _CHECKED for key in defs.check_keys}, key=lambda k: k.to_user_string())
+
+
+def alert_start(loaded: set[tuple[dt.date, str]]) -> dt.date | None:
+    """The first settlement date checked for completeness: P114_ALERT_START, else the first date
+    the warehouse holds (nothing before what was ever loaded is expected)."""
+    return config.alert_start() or min((day for day, _ in loaded), default=None)
+
+
+def _stretches(days: list[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive dates as (first, last) stretches."""
+    out: list[tuple[dt.date, dt.date]] = []
+    for day in sorted(days):
+        if out and day - out[-1][1] == dt.timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _alerted_days(state: dict) -> dict[str, set[dt.date]]:
+    """The (date, run) already alerted as incomplete, kept in the cursor as stretches per run."""
+    found: dict[str, set[dt.date]] = {}
+    for run, stretches in (state.get("incomplete") or {}).items():
+        for first, last in stretches:
+            found.setdefault(run, set()).update(_days(dt.date.fromisoformat(first), dt.date.fromisoformat(last)))
+    return found
+
+
+def incomplete_day_alerts(loaded: set[tuple[dt.date, str]], alerted: dict[str, set[dt.date]], today: dt.date) -> list[Alert]:
+    """One alert per run type and stretch of consecutive dates whose run is due (calendar plus a
+    grace of working days) and not loaded, from the first date checked to yesterday, leaving out
+    what was alerted before (and adding what is alerted now to `alerted`). The first evaluation
+    over a long history gives a handful of alerts naming stretches, not one per date."""
+    start = alert_start(loaded)
+    if start is None or start >= today:
+        return []
+    grace = config.alert_grace_working_days()
+    grid = coverage_grid(dates_between(start, today - dt.timedelta(days=1)), loaded, set(), today,
+                         grace_working_days=grace, calendar=config.calendar())  # fmt: skip
+    new: dict[str, list[dt.date]] = {}
+    for day, run in incomplete(grid):
+        if day not in alerted.get(run, set()):
+            new.setdefault(run, []).append(day)
+    alerts = []
+    for run, days in new.items():
+        alerted.setdefault(run, set()).update(days)
+        for first, last in _stretches(days):
+            if first == last:
+                partition, what = str(partition_key(first, run)), f"{first}"
+            else:
+                partition, what = f"{first}..{last}|{run}", f"{(last - first).days + 1} dates {first}..{last}"
+            alerts.append(Alert("incomplete_day", "bm_unit_period", partition, None, "ERROR",
+                                f"run {run} of {what} is due (settlement calendar, {grace} working days' grace) but not loaded"))  # fmt: skip
+    return alerts
 
 
 def collect_alerts(instance: dg.DagsterInstance, state: dict, today: dt.date) -> tuple[list[Alert], dict]:
     """New alerts since `state` (the sensor's cursor), and the state to keep."""
-    lookback = config.alert_lookback_days()
-    since = dt.datetime.combine(today - dt.timedelta(days=lookback), dt.time(), tzinfo=dt.timezone.utc)
+    since = dt.datetime.combine(today - dt.timedelta(days=config.alert_lookback_days()), dt.time(), tzinfo=dt.timezone.utc)
     alerts, marks = new_check_failures(instance, CHECK_KEYS, state.get("checks", {}), since)
-
-    # Incomplete days: runs due (nominal calendar plus a grace) in the lookback and not loaded.
     loaded = {split_partition_key(k) for k in instance.get_materialized_partitions(dg.AssetKey("bm_unit_period"))}
-    first = today - dt.timedelta(days=lookback)
-    grid = coverage_grid(dates_between(first, today - dt.timedelta(days=1)), loaded, set(), today,
-                         grace_working_days=config.alert_grace_working_days(), calendar=config.calendar())  # fmt: skip
-    alerted_days = {k for k in state.get("days", []) if k >= first.isoformat()}
-    for day, run in incomplete(grid):
-        key = str(partition_key(day, run))
-        if key not in alerted_days:
-            alerts.append(Alert("incomplete_day", "bm_unit_period", key, None, "ERROR",
-                                f"run {run} of {day} is due (nominal calendar) but not loaded"))
-            alerted_days.add(key)
-    return alerts, {"checks": marks, "days": sorted(alerted_days)}
+    alerted = _alerted_days(state)
+    alerts += incomplete_day_alerts(loaded, alerted, today)
+    kept = {run: [[str(a), str(b)] for a, b in _stretches(list(days))] for run, days in sorted(alerted.items())}
+    return alerts, {"checks": marks, "incomplete": kept}
 
 
 @dg.sensor(
     name="p114_alerts",
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=config.alert_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Turns failed asset checks and incomplete settlement days into alerts: a structured log line "
     "always; a Slack / generic webhook POST and email when P114_SLACK_WEBHOOK_URL, P114_ALERT_WEBHOOK_URL or "

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from p114_assets.core.classification import Thresholds, market_structure
 from p114_assets.core.plots import market_structure_png
+from p114_assets.defs.automation import window_automation
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.partitions import date_mapping, dates_of
 from p114_assets.defs.table_assets import derived_asset, refresh, row_count_metadata
@@ -85,6 +86,7 @@ class ClassificationConfig(dg.Config):
     # window still reads its dates, but automation re-runs a date only within this reach)
     [dg.AssetDep("settlement_canonical", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_WINDOW - 1)))],
     "marts",
+    automation_condition=window_automation,
 )
 def unit_classification(
     context: dg.AssetExecutionContext, config: ClassificationConfig, warehouse: Warehouse, reports: ReportStore

@@ -19,7 +19,7 @@ from p114_assets.warehouse.base import Warehouse
     name="vlp_party_daily_checks",
     pool=WAREHOUSE_POOL,
 )
-def vlp_party_daily_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
+def vlp_party_daily_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:
     dates = dates_of(context)
     rows = pl.from_arrow(queries.vlp_cashflow_paths(warehouse, dates[0], dates[-1]))
     outcomes = {}

@@ -3,14 +3,18 @@
 import datetime as dt
 import hashlib
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 
+from p114_assets.core import quality
 from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
-from p114_assets.defs.partitions import backfill_policy, date_mapping, partitions_of, settlement_run_partitions
-from p114_assets.defs.settlement.resources import LandingZone, S0142Source
+from p114_assets.defs.check_results import check_outputs, evaluations, report
+from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
+from p114_assets.defs.settlement.checks import FILE_CHECK_SPECS, RAW_CHECK_SPECS, raw_outcomes, unreadable_outcomes
+from p114_assets.defs.settlement.resources import FileRejected, LandingZone, S0142Source
 from p114_assets.defs.table_assets import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
 from p114_assets.warehouse import queries, sql
 from p114_assets.warehouse.base import Warehouse
@@ -29,10 +33,18 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _raise_collected(errors: list[str], what: str) -> None:
-    """A chunk of a backfill processes every partition it can, then fails naming all that did not."""
-    if errors:
-        raise _failure(f"{len(errors)} partition(s) failed to {what}:\n" + "\n".join(errors), failed=len(errors))
+def _file_metadata(path: Path, header: S0142Header) -> dict:
+    return {
+        "file_name": header.file_name,
+        "publication_stamp": header.publication_stamp,
+        "flow_version": header.flow_version,
+        "line_count": header.line_count,
+        "bytes": header.compressed_bytes,
+        "sha256": _sha256(path),
+        "byte_order_mark": header.has_bom,
+        "path": dg.MetadataValue.path(str(path.resolve())),
+        "record_counts": dg.MetadataValue.json(dict(sorted(header.record_counts.items()))),
+    }
 
 
 @dg.asset(
@@ -41,60 +53,72 @@ def _raise_collected(errors: list[str], what: str) -> None:
     group_name="settlement",
     kinds={"s0142"},
     code_version="1",
+    check_specs=FILE_CHECK_SPECS,
 )
-def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: LandingZone) -> dg.MaterializeResult:
+def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: LandingZone):
     """The S0142 settlement report of one settlement date and run type, kept in the landing zone
     under its original name.
 
     Fetched from the configured source (a local folder, the Elexon Portal, or the synthetic
-    generator), then validated: a gzip body, an AAA header whose date and run type match the
-    partition and the file name, and a ZZZ trailer whose line count matches the file. When a run
-    is published twice, the later publication stamp wins.
+    generator), then checked before it enters the landing zone: a gzip body, an AAA header whose
+    date and run type match the partition and the file name, and a ZZZ trailer whose line count
+    matches the file. A rejected file fails the partition's checks (and so alerts) and never
+    replaces the partition's previous file. When a run is published twice, the later stamp wins.
     """
-    rows = []
-    errors = []
+    landed: dict[str, tuple[Path, S0142Header]] = {}
+    outcomes: dict[str, list] = {}
+    errors: dict[str, str] = {}
     staging = landing.staging()
     for settlement_date, run_type in partitions_of(context):
-        fetched = None
+        key = str(partition_key(settlement_date, run_type))
         try:
             fetched = source.fetch(settlement_date, run_type, staging)
-            header = inspect_file(fetched)
-            check_header_matches(header, settlement_date, run_type)
-            path = landing.put(fetched)  # only a validated file enters the landing zone
-        except S0142Error as exc:
-            errors.append(f"{settlement_date} {run_type}: {exc}")
-            if fetched is not None and fetched.parent == staging:
+        except FileRejected as exc:
+            outcomes[key] = unreadable_outcomes(exc.description)
+            errors[key] = f"rejected: {exc.description}"
+            continue
+        except dg.Failure as exc:  # no file to be had (not published yet, not in the folder)
+            errors[key] = exc.description
+            continue
+        outcomes[key] = quality.file_outcomes(fetched, (settlement_date, run_type))
+        failed = [o for o in outcomes[key] if not o.passed]
+        if failed:
+            errors[key] = f"rejected: {failed[0].description}"
+            if fetched.parent == staging:
                 fetched.unlink(missing_ok=True)  # a rejected download is not kept
             continue
-        except dg.Failure as exc:
-            errors.append(f"{settlement_date} {run_type}: {exc.description}")
-            continue
-        rows.append((settlement_date, run_type, path, header))
-        context.log.info(f"{settlement_date} {run_type}: {path.name} ({header.line_count:,} lines) from {source.describe()}")
-    _raise_collected(errors, "fetch a valid S0142 file")
+        path = landing.put(fetched)  # only a checked file enters the landing zone
+        header = inspect_file(path)
+        landed[key] = (path, header)
+        context.log.info(f"{key}: {path.name} ({header.line_count:,} lines) from {source.describe()}")
 
-    metadata: dict[str, dg.RawMetadataValue] = {"files": len(rows), "bytes": sum(h.compressed_bytes for *_, h in rows)}
+    if errors:
+        yield from _materialize_each(context, {key: {s0142_file.key: _file_metadata(*found)} for key, found in landed.items()})
+        yield from evaluations(context, "s0142_file", outcomes)
+        raise _partitions_failed(errors, "fetch a valid S0142 file")
+    rows = list(landed.values())
     if len(rows) == 1:
-        _, _, path, header = rows[0]
-        metadata.update(
-            file_name=header.file_name,
-            publication_stamp=header.publication_stamp,
-            flow_version=header.flow_version,
-            line_count=header.line_count,
-            sha256=_sha256(path),
-            byte_order_mark=header.has_bom,
-            path=dg.MetadataValue.path(str(path.resolve())),
-            record_counts=dg.MetadataValue.json(dict(sorted(header.record_counts.items()))),
-        )
+        metadata = _file_metadata(*rows[0])
     else:
-        metadata["files_table"] = dg.MetadataValue.md(
-            "| date | run | file | stamp | lines | bytes |\n|---|---|---|---|---|---|\n"
-            + "\n".join(
-                f"| {d} | {r} | {h.file_name} | {h.publication_stamp} | {h.line_count:,} | {h.compressed_bytes:,} |"
-                for d, r, _, h in rows
-            )
-        )
-    return dg.MaterializeResult(metadata=metadata)
+        metadata = {"files": len(rows), "bytes": sum(h.compressed_bytes for _, h in rows), "files_table": dg.MetadataValue.md(
+            "| file | stamp | lines | bytes |\n|---|---|---|---|\n"
+            + "\n".join(f"| {h.file_name} | {h.publication_stamp} | {h.line_count:,} | {h.compressed_bytes:,} |" for _, h in rows))}  # fmt: skip
+    yield dg.MaterializeResult(metadata=metadata)
+    yield from report(context, "s0142_file", outcomes)
+
+
+def _materialize_each(context: dg.AssetExecutionContext, metadata: dict[str, dict[dg.AssetKey, dict]]) -> Iterator[dg.AssetMaterialization]:
+    """Materialize these partitions one by one: a chunk that also holds failed partitions cannot
+    end in one result for the whole range, yet its good partitions loaded and must count."""
+    for key, by_asset in metadata.items():
+        for asset_key, values in by_asset.items():
+            yield dg.AssetMaterialization(asset_key=asset_key, partition=key, metadata=values)
+
+
+def _partitions_failed(errors: dict[str, str], what: str) -> dg.Failure:
+    """A chunk of a backfill processes every partition it can, then fails naming all that did not."""
+    return _failure(f"{len(errors)} partition(s) failed to {what}:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(errors.items())),
+                    failed=len(errors))  # fmt: skip
 
 
 RAW_SPECS = [
@@ -117,8 +141,14 @@ RAW_SPECS = [
 RAW_KEYS = [s0142_file.key, *(spec.key for spec in RAW_SPECS)]
 
 
+def _load_metadata(header: S0142Header, written: dict[str, int], name: str) -> dict:
+    return {"dagster/row_count": written[name], "file_name": header.file_name, "publication_stamp": header.publication_stamp,
+            "flow_version": header.flow_version, "bytes": header.compressed_bytes}  # fmt: skip
+
+
 @dg.multi_asset(
     specs=RAW_SPECS,
+    check_specs=RAW_CHECK_SPECS,
     name="raw_tables",
     partitions_def=settlement_run_partitions,
     backfill_policy=backfill_policy,
@@ -126,18 +156,23 @@ RAW_KEYS = [s0142_file.key, *(spec.key for spec in RAW_SPECS)]
     can_subset=False,
 )
 def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
-    """Parse the partition's S0142 file and replace its rows in every raw table in one transaction.
+    """Parse the partition's S0142 file, replace its rows in every raw table in one transaction,
+    and check them (the checks of each table, per partition).
 
     Re-materializing gives the same rows, never duplicates; a file that fails to parse leaves the
-    partition's earlier rows untouched (nothing is deleted before the new rows are ready).
+    partition's earlier rows untouched (nothing is deleted before the new rows are ready). A
+    partition that fails a blocking check is not materialized, so nothing downstream is built
+    from it.
     """
-    loaded: list[tuple[dt.date, str, S0142Header, dict[str, int]]] = []
-    errors = []
-    parse_seconds = write_seconds = 0.0
+    loaded: dict[str, tuple[S0142Header, dict[str, int]]] = {}
+    outcomes: dict[str, dict[str, list]] = {}
+    errors: dict[str, str] = {}
+    parse_seconds = write_seconds = check_seconds = 0.0
     for settlement_date, run_type in partitions_of(context):
+        key = str(partition_key(settlement_date, run_type))
         path = landing.latest(settlement_date, run_type)
         if path is None:
-            errors.append(f"{settlement_date} {run_type}: no file in the landing zone {landing.path}; materialize s0142_file")
+            errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
             continue
         try:
             started = time.perf_counter()
@@ -145,35 +180,50 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
             check_header_matches(parsed.header, settlement_date, run_type)
             parse_seconds += time.perf_counter() - started
         except S0142Error as exc:
-            errors.append(f"{settlement_date} {run_type}: {exc}")
+            errors[key] = str(exc)
             continue
         started = time.perf_counter()
         written = warehouse.replace_partition(parsed.tables, settlement_date, run_type)
         write_seconds += time.perf_counter() - started
-        loaded.append((settlement_date, run_type, parsed.header, written))
-        context.log.info(f"{settlement_date} {run_type}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items()))
-    _raise_collected(errors, "load")
+        started = time.perf_counter()
+        outcomes[key] = raw_outcomes(warehouse, settlement_date, run_type)
+        check_seconds += time.perf_counter() - started
+        failed = sorted({f"{t}:{o.check}" for t, found in outcomes[key].items() for o in found if not o.passed and o.severity == "ERROR"})
+        if failed:
+            errors[key] = "failed blocking check(s) " + ", ".join(failed)
+        else:
+            loaded[key] = (parsed.header, written)
+        context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items()))
+
+    by_table = {name: {key: found[name] for key, found in outcomes.items()} for name in RAW_TABLES}
+    if errors:
+        yield from _materialize_each(context, {key: {dg.AssetKey(name): _load_metadata(header, written, name) for name in RAW_TABLES}
+                                               for key, (header, written) in loaded.items()})  # fmt: skip
+        for name, found in by_table.items():
+            yield from evaluations(context, name, found)
+        raise _partitions_failed(errors, "load")
 
     common: dict[str, dg.RawMetadataValue] = {
         "partitions": len(loaded),
         "warehouse": warehouse.location(),
         "parse_seconds": round(parse_seconds, 2),
         "write_seconds": round(write_seconds, 2),
+        "check_seconds": round(check_seconds, 2),
     }
     for name in RAW_TABLES:
         metadata = dict(common)
         if len(loaded) == 1:
-            _, _, header, written = loaded[0]
-            metadata.update({"dagster/row_count": written[name], "file_name": header.file_name,
-                             "publication_stamp": header.publication_stamp, "flow_version": header.flow_version,
-                             "bytes": header.compressed_bytes})  # fmt: skip
+            metadata.update(_load_metadata(*next(iter(loaded.values())), name))
         else:  # one event covers every partition of the run: say so rather than mislabel a total
-            metadata["rows_in_run"] = sum(w[name] for *_, w in loaded)
+            metadata["rows_in_run"] = sum(w[name] for _, w in loaded.values())
             metadata["partitions_table"] = dg.MetadataValue.md(
-                "| date | run | rows | file |\n|---|---|---|---|\n"
-                + "\n".join(f"| {d} | {r} | {w[name]:,} | {h.file_name} |" for d, r, h, w in loaded)
+                "| partition | rows | file |\n|---|---|---|\n"
+                + "\n".join(f"| {k} | {w[name]:,} | {h.file_name} |" for k, (h, w) in loaded.items())
             )
         yield dg.MaterializeResult(asset_key=name, metadata=metadata)
+    for name, found in by_table.items():
+        yield from evaluations(context, name, found)
+    yield from check_outputs(context)
 
 
 @derived_asset(SETTLEMENT_CANONICAL, [dg.AssetDep("bm_unit_period", partition_mapping=date_mapping())], "settlement")
@@ -183,8 +233,8 @@ def settlement_canonical(context: dg.AssetExecutionContext, warehouse: Warehouse
     `run_type` saying which. Exactly one run per date.
 
     Computed in the warehouse with SQL over the partition's dates (a month per run in backfills).
-    Automation: re-materialized on its own when a run of the date lands within 800 days (so a
-    later, more mature run replaces the earlier one), unless that run failed a blocking check.
+    Automation: re-materialized on its own when a run of the date lands (so a later, more mature
+    run replaces the earlier one), unless a run of the date failed a blocking check.
     """
     dates, rows = refresh(context, warehouse, SETTLEMENT_CANONICAL, sql.canonical)
     chosen = queries.rows_by_run(warehouse, "settlement_canonical", dates[0], dates[-1])

@@ -1,12 +1,12 @@
 """Per-partition asset checks on the settlement assets, visible in the UI.
 
-The rules themselves live in core/quality.py (shared with `p114 validate`); here they are read
-from the warehouse one partition at a time and reported to Dagster. ERROR rules are blocking:
-downstream assets do not materialize from a partition that failed one.
+The rules themselves live in core/quality.py (shared with `p114 validate`); here they are applied
+one partition at a time and reported to Dagster (defs/check_results.py). ERROR rules are blocking.
 
-A run that covers several partitions (a chunk of a backfill) records one evaluation per partition
-and yields an overall result for the run (passed only if every partition passed), because Dagster
-attributes a check result to a partition only in single-partition runs.
+The checks of the S0142 file and of the raw tables run inside the step that fetches or loads
+them, so a partition that fails one is not materialized: its run fails, its backfill says so, and
+nothing downstream is built from it, in a backfill as in a run. The other partitions of the same
+chunk are materialized one by one and carry on. Canonical settlement is checked by a step of its own.
 """
 
 import datetime as dt
@@ -16,39 +16,33 @@ import dagster as dg
 import polars as pl
 
 from p114_assets.core import quality
-from p114_assets.core.s0142.tables import RAW_TABLES, TableSpec
+from p114_assets.core.quality import Outcome
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import report, spec
-from p114_assets.defs.partitions import dates_of, partition_key, partitions_of, settlement_date_partitions, settlement_run_partitions
-from p114_assets.defs.settlement.resources import LandingZone
+from p114_assets.defs.partitions import dates_of, settlement_date_partitions, settlement_run_partitions
 from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse import queries
 from p114_assets.warehouse.base import Warehouse
 
-
-def _raw_table_checks(table: TableSpec) -> dg.AssetChecksDefinition:
-    specs = [spec(rule, table.name, settlement_run_partitions) for rule in quality.rules_for(table)]
-
-    @dg.multi_asset_check(specs=specs, name=f"{table.name}_checks", pool=WAREHOUSE_POOL)
-    def _checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
-        outcomes = {}
-        for settlement_date, run_type in partitions_of(context):
-            rows = pl.from_arrow(warehouse.read_partition(table.name, settlement_date, run_type))
-            outcomes[str(partition_key(settlement_date, run_type))] = quality.partition_outcomes(table, rows, settlement_date)
-        yield from report(context, table.name, outcomes)
-
-    return _checks
+# The checks the load step of the raw tables runs: every rule of core/quality.py for each table.
+RAW_CHECK_SPECS = [spec(rule, table.name, settlement_run_partitions) for table in RAW_TABLES.values() for rule in quality.rules_for(table)]
+# The checks the fetch step of the file runs, on the fetched file, before it enters the landing zone.
+FILE_CHECK_SPECS = [spec(rule, "s0142_file", settlement_run_partitions) for rule in (quality.HEADER_MATCHES_PARTITION, quality.TRAILER_LINE_COUNT)]
 
 
-@dg.multi_asset_check(
-    specs=[spec(rule, "s0142_file", settlement_run_partitions) for rule in (quality.HEADER_MATCHES_PARTITION, quality.TRAILER_LINE_COUNT)],
-    name="s0142_file_checks",
-)
-def s0142_file_checks(context: dg.AssetCheckExecutionContext, landing: LandingZone) -> Iterator[dg.AssetCheckResult]:
-    outcomes = {}
-    for settlement_date, run_type in partitions_of(context):
-        landed = landing.latest(settlement_date, run_type)
-        outcomes[str(partition_key(settlement_date, run_type))] = quality.file_outcomes(landed, (settlement_date, run_type))
-    yield from report(context, "s0142_file", outcomes)
+def raw_outcomes(warehouse: Warehouse, settlement_date: dt.date, run_type: str) -> dict[str, list[Outcome]]:
+    """Every raw table's rule outcomes for one loaded partition, read back from the warehouse."""
+    return {
+        name: quality.partition_outcomes(table, pl.from_arrow(warehouse.read_partition(name, settlement_date, run_type)), settlement_date)
+        for name, table in RAW_TABLES.items()
+    }
+
+
+def unreadable_outcomes(reason: str) -> list[Outcome]:
+    """The file checks of a partition whose source answered with something that is not a file
+    (a Portal error page, a body cut off): it cannot be an S0142 file."""
+    return [quality.HEADER_MATCHES_PARTITION.outcome(False, f"no S0142 file: {reason}"),
+            quality.TRAILER_LINE_COUNT.outcome(False, f"not checked: {reason}")]  # fmt: skip
 
 
 @dg.multi_asset_check(
@@ -57,7 +51,7 @@ def s0142_file_checks(context: dg.AssetCheckExecutionContext, landing: LandingZo
     name="settlement_canonical_checks",
     pool=WAREHOUSE_POOL,
 )
-def settlement_canonical_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
+def settlement_canonical_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator:
     dates = dates_of(context)
     units = queries.units_by_date(warehouse, "settlement_canonical", dates[0] - dt.timedelta(days=1), dates[-1])
     runs = queries.runs_by_date(warehouse, "settlement_canonical", dates[0], dates[-1])
@@ -72,5 +66,4 @@ def settlement_canonical_checks(context: dg.AssetCheckExecutionContext, warehous
     yield from report(context, "settlement_canonical", outcomes)
 
 
-RAW_TABLE_CHECKS = [_raw_table_checks(table) for table in RAW_TABLES.values()]
-CHECKS: list[dg.AssetChecksDefinition] = [s0142_file_checks, *RAW_TABLE_CHECKS, settlement_canonical_checks]
+CHECKS: list[dg.AssetChecksDefinition] = [settlement_canonical_checks]

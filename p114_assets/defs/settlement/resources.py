@@ -58,6 +58,14 @@ class LandingZone(dg.ConfigurableResource):
         return target
 
 
+class FileRejected(dg.Failure):
+    """The source answered for a partition with something that is not an S0142 file (an error
+    page served as a download, a body cut off): the partition fails its file checks."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description, allow_retries=False)
+
+
 class S0142Source(dg.ConfigurableResource):
     """Somewhere S0142 files can be fetched from, one (settlement date, run type) at a time."""
 
@@ -144,6 +152,11 @@ class PortalSource(S0142Source):
                     raise dg.Failure(description=f"no S0142 file for {settlement_date} {run_type} in the Portal lists of "
                                      f"publication dates {listed}", allow_retries=False)  # fmt: skip
                 newest = max(found, key=lambda name: FileName.parse(name).stamp)
-                return portal.download(newest, staging).path
+                try:
+                    return portal.download(newest, staging).path
+                except KeyRefused:
+                    raise
+                except PortalError as exc:  # never holds the key
+                    raise FileRejected(f"{newest}: {exc}") from None
         except PortalError as exc:  # never holds the key
             raise dg.Failure(description=f"{settlement_date} {run_type}: {exc}", allow_retries=not isinstance(exc, KeyRefused)) from None
