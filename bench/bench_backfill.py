@@ -49,7 +49,7 @@ def generated_files(start: dt.date, dates: int, run_type: str, units: int) -> Pa
 
 
 def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date) -> tuple[float, bool]:
-    from p114_assets.local_runner import materialize_folder
+    from p114_assets.app.runner import materialize_folder
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
     os.environ.pop("DAGSTER_HOME", None)  # a throwaway instance, as `p114 materialize` without DAGSTER_HOME
@@ -59,8 +59,8 @@ def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date)
 
 
 def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]]) -> dict:
-    from p114_assets.launcher import graph_backfill_ranges, launch_asset_backfill
-    from p114_assets.local_runner import DERIVED_KEYS, RAW_KEYS
+    from p114_assets.app.launcher import graph_backfill_ranges, launch_asset_backfill
+    from p114_assets.app.runner import DERIVED_KEYS, RAW_KEYS
     from p114_assets_tests.system.harness import running_dagster
 
     env = {

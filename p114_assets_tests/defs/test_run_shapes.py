@@ -15,7 +15,7 @@ from p114_assets.core.s0142 import generator
 from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.automation import automation_sensor
-from p114_assets.local_runner import RAW_KEYS, root_causes
+from p114_assets.app.runner import RAW_KEYS, root_causes
 from p114_assets_tests.conftest import local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}

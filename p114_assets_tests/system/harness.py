@@ -88,7 +88,7 @@ class DagsterGraphQL:
     # --- launching -------------------------------------------------------------------------------
 
     def launch_backfill(self, asset_keys: list[str], partition_keys: list[str], title: str = "system test") -> str:
-        from p114_assets.launcher import launch_backfill
+        from p114_assets.app.launcher import launch_backfill
 
         return launch_backfill(self.url, asset_keys, partition_keys, title=title)
 

@@ -13,7 +13,7 @@ import datetime as dt
 import pytest
 from click.testing import CliRunner
 
-from p114_assets.cli import main
+from p114_assets.app.cli import main
 from p114_assets.defs.partitions import settlement_run_partitions
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets_tests.system.conftest import BAD, FIRST_DATE, GOOD, RAW, System, key, raw_check_keys, run_partition
