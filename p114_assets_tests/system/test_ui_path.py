@@ -161,12 +161,12 @@ def automation_runs_for(system: System, day: dt.date) -> list[dict]:
 def test_canonical_switches_from_sf_to_r1_by_automation_alone(system):
     system.write(SWITCH, "SF")
     assert run_partition(system, SWITCH, "SF")["status"] == "SUCCESS"
-    wait_for(f"automation to build canonical settlement of {SWITCH} from SF", lambda: canonical_runs(system, SWITCH) == {"SF"}, 180, 2)
+    wait_for(f"automation to build canonical settlement of {SWITCH} from SF", lambda: canonical_runs(system, SWITCH) == {"SF"}, 360, 2)
 
     system.write(SWITCH, "R1")
     r1 = run_partition(system, SWITCH, "R1")
     assert r1["status"] == "SUCCESS"
-    wait_for(f"automation to switch canonical settlement of {SWITCH} to R1", lambda: canonical_runs(system, SWITCH) == {"R1"}, 180, 2)
+    wait_for(f"automation to switch canonical settlement of {SWITCH} to R1", lambda: canonical_runs(system, SWITCH) == {"R1"}, 360, 2)
     # requested by one of the first two evaluations of the automation sensor that finished after
     # the R1 run ended (an evaluation that started just before may already see it)
     ticks = sorted((t for t in system.graphql.sensor_ticks("p114_automation", limit=50) if (t["endTimestamp"] or 0) >= r1["endTime"]),
