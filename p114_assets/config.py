@@ -143,8 +143,12 @@ def backfill_chunk(env: Env = None) -> int:
 
 
 def dagster_home(env: Env = None) -> str | None:
-    """DAGSTER_HOME: the Dagster instance the CLI records runs in and reads check results from."""
-    return _get("DAGSTER_HOME", env)
+    """DAGSTER_HOME: the Dagster instance the CLI records runs in and reads check results from
+    (Dagster requires an absolute path)."""
+    value = _get("DAGSTER_HOME", env)
+    if value is not None and not Path(value).is_absolute():
+        raise ConfigError(f"DAGSTER_HOME={value!r}: expected an absolute path")
+    return value
 
 
 # -- the Elexon Portal and the settlement calendar --------------------------------------------
@@ -198,6 +202,32 @@ def market_poll_seconds(env: Env = None) -> int:
     return _whole("P114_MARKET_POLL_SECONDS", 1800, env, minimum=1)
 
 
+# -- Google Sheets (`p114 export --sheets`) -----------------------------------------------------
+
+
+SHEETS_API_URL = "https://sheets.googleapis.com"
+
+
+def sheets_credentials_file(env: Env = None) -> Path | None:
+    """P114_SHEETS_CREDENTIALS: a service-account key file for Google Sheets (else Google's
+    application-default credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity)."""
+    value = _get("P114_SHEETS_CREDENTIALS", env)
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"P114_SHEETS_CREDENTIALS={value!r}: expected a service-account key file (JSON)")
+    return path.absolute()
+
+
+def sheets_api_url(env: Env = None) -> str:
+    """P114_SHEETS_API_URL: scheme and host of the Sheets API (a stand-in's in tests)."""
+    value = _text("P114_SHEETS_API_URL", SHEETS_API_URL, env).rstrip("/")
+    if not value.startswith(("https://", "http://")):
+        raise ConfigError(f"P114_SHEETS_API_URL={value!r}: expected an http(s) URL")
+    return value
+
+
 # -- alerts -------------------------------------------------------------------------------------
 
 
@@ -249,3 +279,19 @@ def alert_sinks(env: Env = None) -> list[AlertSink]:
             starttls=_flag("P114_SMTP_STARTTLS", False, env),
         ))  # fmt: skip
     return sinks
+
+
+# -- everything at once ---------------------------------------------------------------------------
+
+
+def check_all(env: Env = None) -> None:
+    """Read every setting above (each function of this module that takes only `env`), so a value
+    that cannot be used stops a command before it starts, with one line naming the variable."""
+    import inspect
+    import sys
+
+    for name, reader in inspect.getmembers(sys.modules[__name__], inspect.isfunction):
+        if name == "check_all" or name.startswith("_") or reader.__module__ != __name__:
+            continue
+        if list(inspect.signature(reader).parameters) == ["env"]:
+            reader(env)

@@ -133,6 +133,5 @@ def _page(title: str, sections: list[str]) -> str:
 
 
 def write_report(warehouse: Warehouse, out: str | Path, title: str = "p114 warehouse report") -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(out)  # its folder must exist: a report is never written somewhere unexpected
     return write_atomically(out, build_report(warehouse, title))

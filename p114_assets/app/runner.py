@@ -41,7 +41,10 @@ from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import SETTLEMENT_TABLES, TABLES
 
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console log: silent on the CLI (a failure prints 70-120 lines of step logs; the summary
+# says what failed), its warnings and errors with --verbose. The event log keeps everything.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+VERBOSE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 MARKET_KEYS = [a.key for a in MARKET_ASSETS]
 COMPARISON_KEYS = [a.key for a in COMPARISON_ASSETS]
 DERIVED_KEYS = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions
@@ -122,13 +125,14 @@ def _stretches(dates: list[dt.date], size: int) -> list[list[dt.date]]:
     return [[day for day, _ in chunk] for chunk in chunk_partitions([(d, "II") for d in dates], size)]
 
 
-def _run(selection: list[dg.AssetKey], keys: list[str], resources: dict, instance, launched_by: str) -> dg.ExecuteInProcessResult:
+def _run(selection: list[dg.AssetKey], keys: list[str], resources: dict, instance, launched_by: str,
+         verbose: bool = False) -> dg.ExecuteInProcessResult:  # fmt: skip
     """One in-process run of `selection` over one partition key, or a range from the first to the last."""
     tags = {"p114/launched_by": launched_by}
     if len(keys) > 1:
         tags |= {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=selection, partition_key=keys[0] if len(keys) == 1 else None,
-                          resources=resources, instance=instance, run_config=QUIET, raise_on_error=False, tags=tags)  # fmt: skip
+                          resources=resources, instance=instance, run_config=VERBOSE if verbose else QUIET, raise_on_error=False, tags=tags)  # fmt: skip
 
 
 def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInProcessResult) -> None:
@@ -148,7 +152,7 @@ def _materialized(result: dg.ExecuteInProcessResult, asset: str) -> set[str]:
 
 def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
                            on_run: OnRun | None = None, launched_by: str = "p114 materialize",
-                           with_market: bool = False) -> RunSummary:  # fmt: skip
+                           with_market: bool = False, verbose: bool = False) -> RunSummary:  # fmt: skip
     """Materialize the raw assets of these partitions in chunked runs, then the derived daily
     assets of every date whose partitions all loaded and passed their blocking checks, then (with
     market data) the market group and the comparison marts of those dates."""
@@ -158,7 +162,7 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
         for chunk in chunk_partitions(partitions, chunk_size):
             keys = [str(partition_key(*key)) for key in chunk]
             label = f"{chunk[0][0]}{'..' + str(chunk[-1][0]) if len(chunk) > 1 else ''} {chunk[0][1]}"
-            result = _run(RAW_KEYS, keys, resources, instance, launched_by)
+            result = _run(RAW_KEYS, keys, resources, instance, launched_by, verbose)
             if result.success or len(chunk) == 1:
                 _record(summary, chunk, result)
                 if on_run:
@@ -178,7 +182,7 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
                     summary.failures[key] = "; ".join(f"{f.asset}:{f.check} {f.description}" for f in failures
                                                       if f.partition == key_str and f.severity == "ERROR")  # fmt: skip
                 else:
-                    single = _run(RAW_KEYS, [key_str], resources, instance, launched_by)
+                    single = _run(RAW_KEYS, [key_str], resources, instance, launched_by, verbose)
                     _record(summary, [key], single)
                     if on_run:
                         on_run(f"{key[0]} {key[1]}", single.success)
@@ -187,7 +191,7 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
         good_dates = sorted({d for d, _ in summary.partitions} - set(summary.skipped_dates))
         for stretch in _stretches(good_dates, DERIVED_CHUNK):
             keys = [d.isoformat() for d in stretch]
-            result = _run(DERIVED_KEYS, keys, resources, instance, launched_by)
+            result = _run(DERIVED_KEYS, keys, resources, instance, launched_by, verbose)
             summary.check_failures += _check_failures(result)
             if result.success:
                 summary.derived_dates += stretch
@@ -197,13 +201,14 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
             if on_run:
                 on_run(f"{keys[0]}..{keys[-1]} daily", result.success)
         if with_market:
-            _materialize_market(summary, resources, instance, launched_by, on_run)
+            _materialize_market(summary, resources, instance, launched_by, on_run, verbose)
     summary.rows = table_rows(resources["warehouse"], summary.partitions, summary.derived_dates, with_market)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _materialize_market(summary: RunSummary, resources: dict, instance, launched_by: str, on_run: OnRun | None) -> None:
+def _materialize_market(summary: RunSummary, resources: dict, instance, launched_by: str, on_run: OnRun | None,
+                        verbose: bool = False) -> None:  # fmt: skip
     """The market group for the dates whose derived tables were built, then the comparison marts
     of the dates whose market data loaded and passed its blocking checks. An API that cannot be
     reached fails the market step at once, with one line, rather than after every retry."""
@@ -218,7 +223,7 @@ def _materialize_market(summary: RunSummary, resources: dict, instance, launched
     for stretch in _stretches(summary.derived_dates, DERIVED_CHUNK):
         keys = [d.isoformat() for d in stretch]
         for label, selection in (("market", MARKET_KEYS), ("comparison", COMPARISON_KEYS)):
-            result = _run(selection, keys, resources, instance, launched_by)
+            result = _run(selection, keys, resources, instance, launched_by, verbose)
             summary.check_failures += _check_failures(result)
             if on_run:
                 on_run(f"{keys[0]}..{keys[-1]} {label}", result.success)

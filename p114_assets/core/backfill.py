@@ -19,6 +19,16 @@ def best_available_plan(start: dt.date, end: dt.date, as_of: dt.date, calendar: 
     return {day: calendar.best_available_run(day, as_of) for day in dates_between(start, end)}
 
 
+def held_plan(start: dt.date, end: dt.date, held: Iterable[Partition]) -> dict[dt.date, str | None]:
+    """For each settlement date, the most mature run among the partitions a source holds (None
+    where it holds no file of that date): what a backfill from that source can actually load."""
+    best: dict[dt.date, str] = {}
+    for day, run in held:
+        if start <= day <= end and (day not in best or RUN_PRECEDENCE[run] > RUN_PRECEDENCE[best[day]]):
+            best[day] = run
+    return {day: best.get(day) for day in dates_between(start, end)}
+
+
 def summary(plan: dict[dt.date, str | None]) -> list[tuple[str, int, dt.date | None, dt.date | None]]:
     """(run type, dates, first date, last date) per run type, least to most mature, then 'none'."""
     counts = Counter(plan.values())

@@ -17,6 +17,7 @@ LONDON = ZoneInfo("Europe/London")
 
 # Least to most mature. DF (dispute final) beats RF; an ad hoc DR run exists but is not loaded.
 RUN_TYPES: tuple[str, ...] = ("II", "SF", "R1", "R2", "R3", "RF", "DF")
+FIRST_SETTLEMENT_DATE = dt.date(2001, 3, 27)  # NETA go-live: no settlement date, so no S0142 file, is older
 RUN_PRECEDENCE: dict[str, int] = {run: rank for rank, run in enumerate(RUN_TYPES)}
 
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import io
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,6 +56,18 @@ def schema_fields(table: TableSpec) -> list[bigquery.SchemaField]:
                              description=(f"[{c.confidence}] " if c.confidence else "") + (c.description or "")[:1000])  # fmt: skip
         for c in table.columns
     ]
+
+
+_PARAMETER_TYPES = ((bool, "BOOL"), (int, "INT64"), (float, "FLOAT64"), (decimal.Decimal, "NUMERIC"),
+                    (dt.datetime, "TIMESTAMP"), (dt.date, "DATE"), (str, "STRING"))  # datetime before date: it is one
+
+
+def query_parameter(value: Any) -> bigquery.ScalarQueryParameter:
+    """A positional query parameter of the BigQuery type of a Python value."""
+    for python_type, bigquery_type in _PARAMETER_TYPES:
+        if isinstance(value, python_type):
+            return bigquery.ScalarQueryParameter(None, bigquery_type, value)
+    raise TypeError(f"cannot bind a {type(value).__name__} as a BigQuery query parameter")
 
 
 class BigQueryWarehouse(Warehouse):
@@ -210,10 +223,11 @@ class BigQueryWarehouse(Warehouse):
             self.ensure_tables(client, names)
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
-        if params:
-            raise ValueError("BigQueryWarehouse.query takes literal SQL (the portable SQL uses DATE literals)")
+        """Run a read-only query; `?` placeholders are bound to `params` as BigQuery positional
+        query parameters (never written into the SQL)."""
+        config = bigquery.QueryJobConfig(query_parameters=[query_parameter(v) for v in params]) if params else None
         with self.bigquery.get_client() as client:
-            result = client.query(self.to_bigquery(sql)).to_arrow(create_bqstorage_client=self.use_storage_api)
+            result = client.query(self.to_bigquery(sql), job_config=config).to_arrow(create_bqstorage_client=self.use_storage_api)
         # The client marks DATETIME columns with Arrow extension metadata (google:sqlType:datetime),
         # which other Arrow readers (polars) take for an extension type: return plain Arrow, as DuckDB does.
         return pa.Table.from_arrays(result.columns, schema=pa.schema([f.remove_metadata() for f in result.schema]))

@@ -32,6 +32,33 @@ def _sql_string(text: str) -> str:
     return text.replace("'", "''")
 
 
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def duckdb_file_problem(path: str | Path) -> str | None:
+    """Why an existing file is not a DuckDB database (None: it is one), read from its header, so a
+    gzip or text file given as a warehouse is named as such rather than failing deep in DuckDB."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(12)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if head[8:12] != DUCKDB_MAGIC:
+        what = "a gzip file" if head[:2] == b"\x1f\x8b" else ("an empty file" if not head else "another kind of file")
+        return f"{path} is not a DuckDB database ({what})"
+    return None
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back after a failure, keeping the failure: when DuckDB has already aborted the
+    transaction (a full disk), ROLLBACK itself fails with "no transaction is active", which would
+    hide the real cause."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
+
+
 def _is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
@@ -122,7 +149,7 @@ class DuckDBWarehouse(Warehouse):
                 yield con
                 con.execute("COMMIT")
             except BaseException:
-                con.execute("ROLLBACK")
+                _rollback(con)
                 raise
 
     def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:

@@ -178,3 +178,93 @@ def vlp_positions(warehouse: Warehouse) -> list[dict]:
 def latest_date(warehouse: Warehouse, table: str) -> dt.date | None:
     """The last settlement date in a table (None: empty)."""
     return warehouse.query(f"SELECT MAX(settlement_date) AS d FROM {SCHEMA}.{table}").column("d")[0].as_py()
+
+
+# -- the Python API and exports ------------------------------------------------------------------
+
+
+def table_filter(table: str, start: dt.date | None = None, end: dt.date | None = None, run_types=None, units=None,
+                 parties=None) -> tuple[str, list]:  # fmt: skip
+    """The WHERE clause (with `?` placeholders) and its parameters selecting rows of a table by
+    settlement dates, run types, BM units and parties. Values are always bound, never written into
+    the SQL, so a unit id with a quote in it is only a unit id. A filter on a column the table does
+    not have is a ValueError naming the table and the column."""
+    from p114_assets.warehouse.tables import TABLES
+
+    if table not in TABLES:
+        raise ValueError(f"no table {table!r}; the tables are {', '.join(TABLES)}")
+    columns = TABLES[table].column_names
+    where, params = [], []
+    if start is not None:
+        where.append("settlement_date >= ?")
+        params.append(start)
+    if end is not None:
+        where.append("settlement_date <= ?")
+        params.append(end)
+    for column, values in (("run_type", run_types), ("bm_unit_id", units), ("party_id", parties)):
+        if values is None:
+            continue
+        values = [values] if isinstance(values, str) else list(values)
+        if column not in columns:
+            raise ValueError(f"{table} has no {column} column to filter on")
+        if not values:
+            where.append("FALSE")
+            continue
+        where.append(f"{column} IN ({', '.join('?' for _ in values)})")
+        params += [str(v) for v in values]
+    return (" AND ".join(where) or "TRUE"), params
+
+
+def read_table(warehouse: Warehouse, table: str, start: dt.date | None = None, end: dt.date | None = None,
+               run_types=None, units=None, parties=None, columns: list[str] | None = None) -> pa.Table:  # fmt: skip
+    """Rows of one table (see table_filter), in the order of its key; `columns` picks columns
+    (default: all). Tables are named from warehouse/tables.py, columns from their schema: nothing a
+    caller passes is written into the SQL."""
+    from p114_assets.warehouse.tables import TABLES
+
+    where, params = table_filter(table, start, end, run_types, units, parties)
+    known = TABLES[table].column_names
+    unknown = [c for c in columns or [] if c not in known]
+    if unknown:
+        raise ValueError(f"{table} has no column {', '.join(map(repr, unknown))}")
+    select = ", ".join(columns or known)
+    order = ", ".join(TABLES[table].key)
+    return warehouse.query(f"SELECT {select} FROM {SCHEMA}.{table} WHERE {where} ORDER BY {order}", params)
+
+
+def rows_per_date(warehouse: Warehouse, table: str, start: dt.date | None = None, end: dt.date | None = None,
+                  run_types=None) -> dict[dt.date, int]:  # fmt: skip
+    """Rows of a table per settlement date it holds in [start, end] (and run types): what an
+    export will write, counted before it starts."""
+    where, params = table_filter(table, start, end, run_types)
+    rows = warehouse.query(f"SELECT settlement_date, COUNT(*) AS n FROM {SCHEMA}.{table} WHERE {where} "
+                           f"GROUP BY settlement_date", params).to_pylist()  # fmt: skip
+    return {r["settlement_date"]: int(r["n"]) for r in rows}
+
+
+def vlp_unit_summary(warehouse: Warehouse, start: dt.date, end: dt.date) -> pa.Table:
+    """The seed dashboard's first view: per VLP unit over the dates, its party, days, BM cashflow,
+    non-delivery charge, net balancing revenue and accepted volumes, best first."""
+    return warehouse.query(
+        f"SELECT lead_party_id, bm_unit_id, COUNT(DISTINCT settlement_date) AS days, "
+        f"SUM(bm_cashflow_gbp) AS bm_cashflow_gbp, SUM(non_delivery_charge_gbp) AS non_delivery_charge_gbp, "
+        f"SUM(net_balancing_revenue_gbp) AS net_balancing_revenue_gbp, "
+        f"SUM(accepted_offer_volume_mwh) AS accepted_offer_volume_mwh, SUM(accepted_bid_volume_mwh) AS accepted_bid_volume_mwh "
+        f"FROM {SCHEMA}.vlp_revenue_daily WHERE settlement_date >= ? AND settlement_date <= ? "
+        f"GROUP BY lead_party_id, bm_unit_id ORDER BY net_balancing_revenue_gbp DESC, bm_unit_id", [start, end])
+
+
+def vlp_party_breakdown(warehouse: Warehouse, start: dt.date, end: dt.date) -> pa.Table:
+    """The seed dashboard's second view: each VLP party's settlement position per day over the
+    dates, item by item."""
+    return warehouse.query(
+        f"SELECT settlement_date, party_id, run_type, vlp_units, bm_cashflow_gbp, non_delivery_charge_gbp, "
+        f"energy_imbalance_cashflow_gbp, residual_cashflow_reallocation_gbp, net_settlement_position_gbp "
+        f"FROM {SCHEMA}.vlp_party_daily WHERE settlement_date >= ? AND settlement_date <= ? "
+        f"ORDER BY settlement_date, party_id", [start, end])
+
+
+def days_with_data(warehouse: Warehouse, table: str, start: dt.date, end: dt.date) -> int:
+    """How many settlement dates in [start, end] a table holds rows for."""
+    return int(warehouse.query(f"SELECT COUNT(DISTINCT settlement_date) AS n FROM {SCHEMA}.{table} "
+                               f"WHERE settlement_date >= ? AND settlement_date <= ?", [start, end]).column("n")[0].as_py())  # fmt: skip

@@ -62,7 +62,7 @@ def test_parse_failure_is_one_line_and_writes_nothing(tmp_path, body, reason):
     source.write_bytes(body)
     result = invoke("parse", source, "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert result.stderr == f"p114 parse: S0142_20240101_II_20240115103000.gz{', ' if reason.startswith('line') else ': '}{reason}\n"
+    assert result.stderr == f"p114 parse: {source}{', ' if reason.startswith('line') else ': '}{reason}\n"  # the full path
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == [source.name]
 

@@ -13,7 +13,8 @@ import click
 import pyarrow.parquet as pq
 from rich.table import Table
 
-from p114_assets.app.cli import _date, _fail, _progress, main, out
+from p114_assets.app.cli import _date, _fail, _progress, date_range, main, out
+from p114_assets.app.cli.paths import INPUT_FILE, OUTPUT_FOLDER
 from p114_assets.core.s0142.generator import DEFAULT_UNITS, SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import S0142Error, parse_file
 from p114_assets.core.settlement import parse_run_types
@@ -40,12 +41,10 @@ def generate_range(start: dt.date, end: dt.date, run_types: list[str], units: in
 @click.option("--run-types", default="II,SF", show_default=True, help="comma-separated run types")
 @click.option("--units", default=DEFAULT_UNITS, show_default=True, type=click.IntRange(min=7), help="BM units (real files: about 8,000)")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed: same seed and arguments, same bytes")
-@click.option("--out", "out_dir", default="data/incoming", show_default=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out_dir", default="data/incoming", show_default=True, type=OUTPUT_FOLDER)
 def generate(start, end, run_types, units, seed, out_dir):
     """Write synthetic S0142 files (real format, real names) for a range of settlement dates."""
-    end = end or start
-    if end < start:
-        _fail("generate", f"--end {end} is before --start {start}", 2)
+    end = date_range("generate", start, end)
     try:
         runs = parse_run_types(run_types)
     except ValueError as exc:
@@ -56,8 +55,8 @@ def generate(start, end, run_types, units, seed, out_dir):
     out.print(f"wrote {len(paths)} files ({size / 1e6:,.1f} MB) to {out_dir} in {time.perf_counter() - started:.1f} s")
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder for <table>.parquet")
+@click.argument("file", type=INPUT_FILE)
+@click.option("--out", "out_dir", required=True, type=OUTPUT_FOLDER, help="folder for <table>.parquet")
 def parse(file, out_dir):
     """Parse one S0142 file (gz or plain) into one Parquet file per table.
 
@@ -68,7 +67,7 @@ def parse(file, out_dir):
     try:
         parsed = parse_file(file)
     except S0142Error as exc:
-        _fail("parse", str(exc))
+        _fail("parse", f"{file}{f', line {exc.line}' if exc.line else ''}: {exc.reason}")
     seconds = time.perf_counter() - started
     # Write beside the target, then move into place: a failure never leaves half the tables.
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +87,7 @@ def parse(file, out_dir):
     out.print(table)
 
 @main.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=INPUT_FILE)
 def validate(file):
     """Run the per-file checks on one S0142 file, without a warehouse.
 

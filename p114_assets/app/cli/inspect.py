@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 from rich.table import Table
 
 from p114_assets import config
-from p114_assets.app.cli import _date, _fail, err, main, out
+from p114_assets.app.cli import _date, date_range, err, main, open_warehouse, out
+from p114_assets.app.cli.paths import OUTPUT_FILE, WAREHOUSE_TO_READ
+
+WAREHOUSE_HELP = "a DuckDB file to read instead of the warehouse P114_WAREHOUSE picks"
 
 SYMBOLS = {"present": "[green]ok[/green]", "check_failed": "[red]FAIL[/red]", "missing": "[red]miss[/red]",
            "not_due": "[dim]-[/dim]"}  # fmt: skip
@@ -20,7 +22,7 @@ LEGEND = "ok loaded · miss due but not loaded · FAIL failed an ERROR check or 
 @main.command()
 @click.option("--start", required=True, callback=_date, help="first settlement date")
 @click.option("--end", callback=_date, help="last settlement date (default: --start)")
-@click.option("--warehouse", "warehouse_path", default="data/p114.duckdb", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--warehouse", "warehouse_path", type=WAREHOUSE_TO_READ, help=WAREHOUSE_HELP)
 @click.option("--as-of", callback=_date, help="judge what is due as of this date (default: today)")
 def status(start, end, warehouse_path, as_of):
     """Coverage: which (date, run type) partitions are loaded, missing, failed a check, or not due.
@@ -32,13 +34,10 @@ def status(start, end, warehouse_path, as_of):
     from p114_assets.core.coverage import STATES, coverage_grid, dates_between, totals
     from p114_assets.core.settlement import RUN_TYPES
     from p114_assets.warehouse import queries
-    from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-    end = end or start
-    if end < start:
-        _fail("status", f"--end {end} is before --start {start}", 2)
+    end = date_range("status", start, end)
     today = as_of or dt.date.today()
-    warehouse = DuckDBWarehouse(path=str(warehouse_path))
+    warehouse = open_warehouse(warehouse_path)
     present = queries.loaded_partitions(warehouse, start, end)
     failed: set = set()
     if config.dagster_home():
@@ -88,14 +87,12 @@ def status(start, end, warehouse_path, as_of):
     out.print(summary)
 
 @main.command()
-@click.option("--warehouse", "warehouse_path", default="data/p114.duckdb", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_file", default="data/report.html", show_default=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--warehouse", "warehouse_path", type=WAREHOUSE_TO_READ, help=WAREHOUSE_HELP)
+@click.option("--out", "out_file", default="data/report.html", show_default=True, type=OUTPUT_FILE,
+              help="the HTML file; its folder must exist")
 def report(warehouse_path, out_file):
-    """Write the static HTML report of a DuckDB warehouse."""
+    """Write the static HTML report of the warehouse (DuckDB or BigQuery, by P114_WAREHOUSE)."""
     from p114_assets.app.report import write_report
-    from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-    if not warehouse_path.exists():
-        _fail("report", f"no warehouse at {warehouse_path}")
-    path = write_report(DuckDBWarehouse(path=str(warehouse_path)), out_file)
-    out.print(f"report: {path.resolve()}")
+    path = write_report(open_warehouse(warehouse_path), out_file)
+    out.print(f"report: {path}")

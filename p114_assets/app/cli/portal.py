@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
 from p114_assets import config
-from p114_assets.app.cli import _date, _fail, _progress, err, main, out
+from p114_assets.app.cli import _date, _fail, _progress, date_range, err, main, out
+from p114_assets.app.cli.paths import OUTPUT_FOLDER
 from p114_assets.core.settlement import parse_run_types
 
 
 @main.command()
 @click.option("--published-from", "first", required=True, callback=_date, help="first publication date to list")
 @click.option("--published-to", "last", callback=_date, help="last publication date (default: --published-from)")
-@click.option("--dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="folder for the files")
+@click.option("--dest", required=True, type=OUTPUT_FOLDER, help="folder for the files")
 @click.option("--run-types", help="only these run types, e.g. SF,RF (default: all)")
 def fetch(first, last, dest, run_types):
     """Download S0142 files from the Elexon Portal by publication date.
@@ -27,9 +27,7 @@ def fetch(first, last, dest, run_types):
     from p114_assets.core.portal import KeyRefused, PortalError
     from p114_assets.core.s0142.files import FileName
 
-    last = last or first
-    if last < first:
-        _fail("fetch", f"--published-to {last} is before --published-from {first}", 2)
+    last = date_range("fetch", first, last, ("--published-from", "--published-to"))
     try:
         wanted = set(parse_run_types(run_types)) if run_types else None
     except ValueError as exc:
