@@ -12,7 +12,7 @@ import html
 from pathlib import Path
 
 from p114_assets.core.atomic_write import write_atomically
-from p114_assets.core.classification import market_structure
+from p114_assets.core.classification import market_structure, window_label
 from p114_assets.core.plots import market_structure_png, vlp_revenue_png
 from p114_assets.core.settlement import RUN_TYPES, periods_in_day
 from p114_assets.warehouse import queries
@@ -115,13 +115,15 @@ def _classification_sections(warehouse: Warehouse) -> list[str]:
         return []
     units = queries.classified_units(warehouse, latest)
     shares = market_structure((u["class"], u["a_tot_mwh"]) for u in units)
-    window = units[0]["window_days"] if units else "?"
-    title = f"Market structure, {window} days to {latest} (MWh-weighted)"
+    window = int(units[0]["window_days"]) if units else 1
+    days = queries.days_with_data(warehouse, "settlement_canonical", latest - dt.timedelta(days=window - 1), latest)
+    title = f"Market structure, {window_label(window, days, latest)} (MWh-weighted)"
     return [
         "<h2>Self-balancing classification</h2>",
         "<p>Non-supplier BM units by how they balanced over the window: shares of MWh (A_self + A_so + A_dev), "
         "never of rows. Rules: docs/marts.md.</p>",
-        _img(market_structure_png(shares, title), "market structure"),
+        f"<h3>{html.escape(title)}</h3>",
+        _img(market_structure_png(shares, title), title),
         _table(["class", "MWh", "share", "units"],
                [[s["class"], f"{s['mwh']:,.1f}", f"{s['share']:.1%}", s["units"]] for s in shares]),
     ]  # fmt: skip

@@ -22,9 +22,9 @@ from typing import Literal, Protocol
 import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from p114_assets.core.redaction import hide_in_http_logs
+from p114_assets.core.redaction import hide, logger
 
-log = logging.getLogger("p114.alerts")
+log = logger("p114.alerts")  # every line through the one redaction filter
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class _Webhook:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:  # the URL is a secret: httpx would log it with every POST
-        hide_in_http_logs(self.url, f"<{self.name} url hidden>")
+        hide(self.url, f"<{self.name} url hidden>")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(<url hidden>)"

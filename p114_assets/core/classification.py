@@ -20,6 +20,7 @@ Volume, not the applicable volume of BP7 15.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -74,3 +75,11 @@ def market_structure(units: Iterable[tuple[str, float]]) -> list[dict]:
         count[cls] += 1
     total = sum(mwh.values())
     return [{"class": c, "mwh": mwh[c], "share": (mwh[c] / total if total else 0.0), "units": count[c]} for c in CLASSES]
+
+
+def window_label(window_days: int, days_with_data: int, last: dt.date) -> str:
+    """How a market structure's window is named: the days that had data, out of the window when
+    fewer (a 30-day window over a week of data is a week, not "30 days")."""
+    if days_with_data >= window_days:
+        return f"{window_days} days to {last}"
+    return f"{days_with_data} of {window_days} days with data, to {last}"

@@ -23,21 +23,29 @@ def _png(plt, fig) -> bytes:
     return buffer.getvalue()
 
 
-def market_structure_png(shares: list[dict], title: str) -> bytes:
-    """Horizontal bars: each class's share of the market's MWh (A_tot), with MWh and unit counts."""
+def market_structure_figure(shares: list[dict], title: str):
+    """Horizontal bars on a 0-100% axis: each class's share of the market's MWh (A_tot), labelled
+    with MWh and unit counts (inside a long bar, after a short one). Returns (pyplot, figure)."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(7.5, 3.2), dpi=110)
     labels = [s["class"].replace("_", " ") for s in shares]
     values = [s["share"] * 100 for s in shares]
     bars = ax.barh(labels, values, color=["#3b6ea8", "#5aa469", "#d1495b", "#edae49", "#9aa0a6"][: len(shares)])
     for bar, s in zip(bars, shares):
-        ax.text(bar.get_width() + 0.5, bar.get_y() + bar.get_height() / 2,
-                f"{s['share']:.1%}  ({s['mwh']:,.0f} MWh, {s['units']} units)", va="center", fontsize=8)  # fmt: skip
+        inside = bar.get_width() > 55  # the label would run past 100%: write it inside the bar
+        ax.text(bar.get_width() - 1 if inside else bar.get_width() + 1, bar.get_y() + bar.get_height() / 2,
+                f"{s['share']:.1%}  ({s['mwh']:,.0f} MWh, {s['units']} units)", va="center", fontsize=8,
+                ha="right" if inside else "left", color="white" if inside else "#1d2430")  # fmt: skip
     ax.invert_yaxis()
-    ax.set_xlim(0, max(values + [1]) * 1.6)
+    ax.set_xlim(0, 100)  # shares of one whole: the axis is the whole
     ax.set_xlabel("share of MWh (A_self + A_so + A_dev), %")
     ax.set_title(title, fontsize=10)
-    return _png(plt, fig)
+    return plt, fig
+
+
+def market_structure_png(shares: list[dict], title: str) -> bytes:
+    """market_structure_figure as PNG bytes."""
+    return _png(*market_structure_figure(shares, title))
 
 
 def vlp_revenue_png(rows: list[dict], title: str) -> bytes:

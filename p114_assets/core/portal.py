@@ -21,7 +21,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,10 +31,10 @@ from isal import isal_zlib
 
 from p114_assets.core.atomic_write import replacing
 from p114_assets.core.http_retry import RetryingClient, Transient, is_transient_status, transient_status
-from p114_assets.core.redaction import hide_in_http_logs
+from p114_assets.core.redaction import hide, logger, preview, redact, shorten
 from p114_assets.core.s0142.files import GZIP_MAGIC, FileName
 
-log = logging.getLogger("p114.portal")
+log = logger("p114.portal")  # every line through the one redaction filter
 
 DEFAULT_URL = "https://downloads.elexonportal.co.uk"
 REDACTED = "<key hidden>"
@@ -88,7 +87,7 @@ class PortalClient(RetryingClient):
         if not key:
             raise KeyRefused("no Portal scripting key: set ELEXON_PORTAL_KEY")
         self._key = key
-        hide_in_http_logs(key, REDACTED)
+        hide(key, REDACTED)
         super().__init__(base_url, timeout, max_tries, backoff_seconds, max_backoff_seconds, sleep)
 
     def __repr__(self) -> str:
@@ -97,10 +96,18 @@ class PortalClient(RetryingClient):
     # -- plumbing ---------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, REDACTED)
+        return redact(text)
 
     def _with_retries(self, what: str, attempt: Callable[[], object]):
-        return self.retry.call(what, attempt, PortalError, log, self._redact)
+        def guarded():
+            try:
+                return attempt()
+            except (httpx.TimeoutException, httpx.TransportError):
+                raise  # the retry policy's to judge
+            except httpx.HTTPError as exc:  # too many redirects, an undecodable body: not worth retrying
+                raise PortalError(f"{what}: {type(exc).__name__}: {shorten(str(exc), 200)}") from None
+
+        return self.retry.call(what, guarded, PortalError, log, self._redact)
 
     def _check_status(self, response: httpx.Response, body_preview: str) -> None:
         status = response.status_code
@@ -117,10 +124,8 @@ class PortalClient(RetryingClient):
 
     def _preview(self, data: bytes) -> str:
         """The start of a body, for messages: its first line, with the key hidden (an error page
-        may echo the request URL)."""
-        if not data.strip():
-            return "<empty body>"
-        return self._redact(data[: 120 + len(self._key)].decode("utf-8", errors="replace").strip().splitlines()[0])[:120]
+        may echo the request URL), redacted before it is cut."""
+        return preview(data)
 
     # -- the two calls ------------------------------------------------------------------------
 
@@ -148,7 +153,7 @@ class PortalClient(RetryingClient):
         accepted = {}
         for name, stamp in files.items():
             if FileName.parse(name) is None:
-                log.warning("%s: ignoring %r, which is not an S0142 file name", what, name[:80])
+                log.warning("%s: ignoring %r, which is not an S0142 file name", what, shorten(name, 80))
             else:
                 accepted[name] = stamp
         return accepted
@@ -156,7 +161,7 @@ class PortalClient(RetryingClient):
     def download(self, filename: str, dest: str | Path) -> Download:
         """Download one file into `dest` under its own name (skipped when a complete copy is there)."""
         if FileName.parse(filename) is None:
-            raise PortalError(f"refusing to download {filename[:80]!r}: not an S0142 file name")
+            raise PortalError(f"refusing to download {shorten(filename, 80)!r}: not an S0142 file name")
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)
         target = dest / filename

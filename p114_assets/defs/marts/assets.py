@@ -5,11 +5,12 @@ computed in the warehouse with SQL (warehouse/sql.py) from the canonical run of 
 """
 
 import base64
+import datetime as dt
 
 import dagster as dg
 from pydantic import Field
 
-from p114_assets.core.classification import Thresholds, market_structure
+from p114_assets.core.classification import Thresholds, market_structure, window_label
 from p114_assets.core.plots import market_structure_png
 from p114_assets.defs.automation import window_automation
 from p114_assets.defs.marts.resources import ReportStore
@@ -112,7 +113,9 @@ def unit_classification(
                       "market_structure": dg.MetadataValue.md(f"Window of {thresholds.window_days} days ending {last}, "
                                                               f"weighted by MWh:\n\n{table}")}  # fmt: skip
     if units:
-        png = market_structure_png(shares, f"Market structure, {thresholds.window_days} days to {last} (MWh-weighted)")
+        window = thresholds.window_days
+        days = queries.days_with_data(warehouse, "settlement_canonical", last - dt.timedelta(days=window - 1), last)
+        png = market_structure_png(shares, f"Market structure, {window_label(window, days, last)} (MWh-weighted)")
         path = reports.save(f"market_structure_{last}.png", png)
         metadata["market_structure_plot"] = dg.MetadataValue.md(f"![market structure](data:image/png;base64,{base64.b64encode(png).decode()})")
         metadata["market_structure_png"] = dg.MetadataValue.path(str(path.resolve()))
