@@ -104,6 +104,15 @@ def reports_dir(env: Env = None) -> str:
     return _text("P114_REPORTS_DIR", str(data_dir(env) / "reports"), env)
 
 
+def bigquery_project(env: Env = None) -> str | None:
+    """P114_BQ_PROJECT: required with P114_WAREHOUSE=bigquery. Resources take it as dg.EnvVar (resolved
+    by Dagster at run time); the CLI and the Python API, which run outside Dagster, read it here."""
+    value = _get("P114_BQ_PROJECT", env)
+    if value is None and warehouse_kind(env) == "bigquery":
+        raise ConfigError("P114_BQ_PROJECT is not set: P114_WAREHOUSE=bigquery needs the Google Cloud project")
+    return value
+
+
 def bigquery_dataset(env: Env = None) -> str:
     return _text("P114_BQ_DATASET", "p114", env)
 

@@ -170,3 +170,59 @@ def bq_warehouse(bq_emulator):
 
     return BigQueryWarehouse(bigquery=emulator_bigquery(bq_emulator), dataset=f"p114_{uuid.uuid4().hex[:8]}",
                              use_storage_api=False)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Google credentials as a user configures them: a service-account key file whose token endpoint is
+# a real HTTP server on 127.0.0.1 (the clients sign a real JWT with the key and exchange it there).
+
+GOOGLE_TOKEN = "ya29.p114-test-token"
+
+
+@pytest.fixture(scope="session")
+def _rsa_key_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()  # fmt: skip
+
+
+def _token_endpoint(httpserver) -> str:
+    import json
+
+    from werkzeug import Response
+
+    httpserver.expect_request("/token", method="POST").respond_with_handler(
+        lambda request: Response(json.dumps({"access_token": GOOGLE_TOKEN, "expires_in": 3600, "token_type": "Bearer"}),
+                                 content_type="application/json"))  # fmt: skip
+    return httpserver.url_for("/token")
+
+
+@pytest.fixture
+def google_key_file(httpserver, tmp_path, _rsa_key_pem, monkeypatch) -> Path:
+    """A service-account key file (for GOOGLE_APPLICATION_CREDENTIALS or P114_SHEETS_CREDENTIALS);
+    its token endpoint answers with GOOGLE_TOKEN."""
+    import json
+
+    from google.auth import credentials
+
+    # After a token refresh, google-auth looks up the account's "regional access boundary" at
+    # iamcredentials.googleapis.com in a background thread: nothing in a test may leave the machine.
+    monkeypatch.setattr(credentials.CredentialsWithRegionalAccessBoundary, "_is_regional_access_boundary_lookup_required",
+                        lambda self: False)  # fmt: skip
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "p114-test", "private_key_id": "k1", "private_key": _rsa_key_pem,
+        "client_email": "p114@p114-test.iam.gserviceaccount.com", "client_id": "1", "token_uri": _token_endpoint(httpserver),
+    }))  # fmt: skip
+    return path
+
+
+def bigquery_env(emulator: str, key_file: Path, dataset: str) -> dict[str, str]:
+    """The environment that points every command at the BigQuery emulator, as a user's would point
+    at BigQuery: the switch, the project and dataset, and application-default credentials."""
+    return {"P114_WAREHOUSE": "bigquery", "P114_BQ_PROJECT": BQ_PROJECT, "P114_BQ_DATASET": dataset,
+            "P114_BQ_STORAGE_API": "0", "BIGQUERY_EMULATOR_HOST": emulator,
+            "GOOGLE_APPLICATION_CREDENTIALS": str(key_file)}  # fmt: skip

@@ -70,7 +70,7 @@ class Warehouse:
         elif where is None:
             from p114_assets.defs.resources import warehouse_from_env
 
-            self.engine = warehouse_from_env()
+            self.engine = warehouse_from_env(outside_dagster=True)
         else:
             self.engine = DuckDBWarehouse(path=str(Path(where).expanduser().absolute()))
         if isinstance(self.engine, DuckDBWarehouse):

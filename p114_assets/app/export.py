@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,31 +106,48 @@ class _ArrowWriter:
         self.writer.close()
 
 
-def export_table(warehouse: Warehouse, table: str, start: dt.date, end: dt.date, fmt: str, out: Path,
-                 run_types: list[str] | None = None, on_step: OnStep | None = None, step_days: int = 1,
-                 on_plan: Callable[[int], None] | None = None) -> int:  # fmt: skip
-    """Write the rows of `table` for settlement dates [start, end] (and run types) to `out` in
-    `fmt`; returns the rows written. `on_plan(total rows)` is called once the rows are counted,
-    `on_step(label, rows)` after each step."""
+@dataclass(frozen=True)
+class ExportPlan:
+    """What an export will write, counted before anything is written."""
+
+    warehouse: Warehouse
+    table: str
+    fmt: str
+    run_types: list[str] | None
+    rows_per_date: dict[dt.date, int]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.rows_per_date.values())
+
+
+def plan_export(warehouse: Warehouse, table: str, start: dt.date, end: dt.date, fmt: str,
+                run_types: list[str] | None = None) -> ExportPlan:  # fmt: skip
+    """Count the rows of `table` for settlement dates [start, end] (and run types); an export that
+    cannot be written (no rows, too many for XLSX) is refused here, before any file is touched."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}: expected {', '.join(FORMATS)}")
-    counts = queries.rows_per_date(warehouse, table, start, end, run_types)
-    total = sum(counts.values())
-    if not total:
+    plan = ExportPlan(warehouse, table, fmt, run_types, queries.rows_per_date(warehouse, table, start, end, run_types))
+    if not plan.rows:
         raise ExportError(f"{table} has no rows for {start} .. {end} in {warehouse.location()}")
-    if fmt == "xlsx" and total > XLSX_MAX_ROWS:
-        raise ExportError(f"{total:,} rows do not fit in an XLSX sheet (at most {XLSX_MAX_ROWS:,}): "
+    if fmt == "xlsx" and plan.rows > XLSX_MAX_ROWS:
+        raise ExportError(f"{plan.rows:,} rows do not fit in an XLSX sheet (at most {XLSX_MAX_ROWS:,}): "
                           f"use csv or parquet, or fewer dates")  # fmt: skip
-    if on_plan:
-        on_plan(total)
+    return plan
+
+
+def write_export(plan: ExportPlan, out: Path, on_step: OnStep | None = None, step_days: int = 1) -> int:
+    """Write the planned rows to `out`, `step_days` dates per query; returns the rows written.
+    `on_step(label, rows)` after each step."""
     written = 0
     with replacing(out) as partial:  # renamed into place only when complete
         writer = None
         try:
-            for first, last, _ in _steps(counts, step_days):
-                rows = queries.read_table(warehouse, table, first, last, run_types)
+            for first, last, _ in _steps(plan.rows_per_date, step_days):
+                rows = queries.read_table(plan.warehouse, plan.table, first, last, plan.run_types)
                 if writer is None:
-                    writer = _XlsxWriter(partial, rows.schema, table) if fmt == "xlsx" else _ArrowWriter(partial, rows.schema, fmt)
+                    writer = (_XlsxWriter(partial, rows.schema, plan.table) if plan.fmt == "xlsx"
+                              else _ArrowWriter(partial, rows.schema, plan.fmt))  # fmt: skip
                 writer.write(rows)
                 written += rows.num_rows
                 if on_step:

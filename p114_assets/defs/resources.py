@@ -21,11 +21,14 @@ from p114_assets.warehouse.bigquery import BigQueryWarehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
 
-def warehouse_from_env() -> Warehouse:
+def warehouse_from_env(outside_dagster: bool = False) -> Warehouse:
+    """The warehouse P114_WAREHOUSE picks. `outside_dagster`: for the CLI and the Python API, which
+    use the resource directly, so the project is read now rather than left to Dagster (dg.EnvVar)."""
     if config.warehouse_kind() == "bigquery":
         # credentials: Google application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity)
+        project = config.bigquery_project() if outside_dagster else dg.EnvVar("P114_BQ_PROJECT")
         return BigQueryWarehouse(
-            bigquery=BigQueryResource(project=dg.EnvVar("P114_BQ_PROJECT"), location=config.bigquery_location()),
+            bigquery=BigQueryResource(project=project, location=config.bigquery_location()),
             dataset=config.bigquery_dataset(),
             use_storage_api=config.bigquery_storage_api(),
         )

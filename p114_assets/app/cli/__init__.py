@@ -92,7 +92,7 @@ def open_warehouse(path=None, must_exist: bool = True):
     from p114_assets.defs.resources import warehouse_from_env
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
-    warehouse = DuckDBWarehouse(path=str(path)) if path is not None else warehouse_from_env()
+    warehouse = DuckDBWarehouse(path=str(path)) if path is not None else warehouse_from_env(outside_dagster=True)
     if isinstance(warehouse, DuckDBWarehouse):
         full = Path(warehouse.path).absolute()
         problem = warehouse_problem(full, must_exist)

@@ -32,7 +32,7 @@ def export(table, start, end, fmt, out_file, run_types, spreadsheet, warehouse_p
         return _export_sheets(spreadsheet, warehouse_path)
     if not table or start is None or out_file is None:
         raise CliError("give TABLE, --start and --out (or --sheets SPREADSHEET_ID)", 2)
-    from p114_assets.app.export import ExportError, export_table, format_of
+    from p114_assets.app.export import ExportError, format_of, plan_export, write_export
     from p114_assets.warehouse.tables import TABLES
 
     if table not in TABLES:
@@ -46,16 +46,15 @@ def export(table, start, end, fmt, out_file, run_types, spreadsheet, warehouse_p
     warehouse = open_warehouse(warehouse_path)
     if not warehouse.table_exists(table):
         raise CliError(f"{table} is not in {warehouse.location()} yet: materialize it first")
+    try:
+        plan = plan_export(warehouse, table, start, end, fmt, runs)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    step_days = 1 if warehouse.location().startswith("duckdb:") else 31  # BigQuery: fewer, larger queries
     with _progress() as progress:
-        task = progress.add_task("exporting", total=None, detail="counting rows")
-        try:
-            rows = export_table(warehouse, table, start, end, fmt, out_file, runs,
-                                on_plan=lambda total: progress.update(task, total=total, detail=""),
-                                on_step=lambda label, n: progress.update(task, advance=n, detail=label),
-                                step_days=1 if warehouse.location().startswith("duckdb:") else 31)  # fmt: skip
-        except ExportError as exc:
-            raise CliError(str(exc)) from None
-    out.print(f"{rows:,} rows of {table} ({start} .. {end}) -> {out_file}")
+        task = progress.add_task("exporting", total=plan.rows, detail="")
+        rows = write_export(plan, out_file, lambda label, n: progress.update(task, advance=n, detail=label), step_days)
+    out.print(f"{rows:,} rows of {table} ({start} .. {end}) -> {out_file}", soft_wrap=True)
 
 
 def _export_sheets(spreadsheet: str, warehouse_path) -> None:

@@ -24,7 +24,8 @@ DEMO_UNITS = 300
 def _print_summary(summary, warehouse_location: str) -> None:
     derived = f" and {len(summary.derived_dates)} settlement dates of derived tables" if summary.derived_dates else ""
     market = f", market data and comparisons for {len(summary.market_dates)} dates" if summary.market_dates else ""
-    out.print(f"{len(summary.partitions)} partitions{derived}{market} in {summary.seconds:.1f} s into {warehouse_location}")
+    out.print(f"{len(summary.partitions)} partitions{derived}{market} in {summary.seconds:.1f} s into {warehouse_location}",
+              soft_wrap=True)
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
