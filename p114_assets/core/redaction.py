@@ -2,9 +2,10 @@
 message or an exception.
 
 A secret is registered once, where it is first held (`hide`); from then on:
-- every log record of the HTTP libraries (httpx logs each request's URL at INFO, and the Portal
-  key travels in the query string, a webhook's credentials in its path) and of p114's own loggers
-  (`logger(name)`) has every registered secret replaced before any handler sees it;
+- every log record of the process, from any logger, has every registered secret replaced when it
+  is made, before any handler (Dagster's included) sees it: httpx logs each request's URL at INFO
+  (the Portal key travels in the query string, a webhook's credentials in its path), httpcore the
+  response headers at DEBUG (a redirect's Location), p114 the list entries it ignores;
 - `redact(text)` does the same to any text, and `shorten(text, limit)` redacts *before* it cuts,
   so a second copy of a secret cannot slide into view when the first one shrinks;
 - `preview(data)`, the start of a body for a message, redacts the whole first line, and hides the
@@ -42,6 +43,23 @@ class _HideSecrets(logging.Filter):
 _FILTER = _HideSecrets()
 for _name in HTTP_LOGGERS:
     logging.getLogger(_name).addFilter(_FILTER)
+
+# A logger's filters do not see its children's records (httpcore logs response headers, a redirect's
+# Location included, from httpcore.http11), so the filter also runs where every record is made.
+_make_record = logging.getLogRecordFactory()
+
+
+def _redacted_record(*args, **kwargs) -> logging.LogRecord:
+    record = _make_record(*args, **kwargs)
+    if _FILTER.replacements:
+        try:
+            _FILTER.filter(record)
+        except Exception:  # a record whose arguments do not fit its message: logging reports it later
+            pass
+    return record
+
+
+logging.setLogRecordFactory(_redacted_record)
 
 
 def hide(secret: str, replacement: str) -> None:

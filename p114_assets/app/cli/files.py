@@ -13,7 +13,7 @@ import click
 import pyarrow.parquet as pq
 from rich.table import Table
 
-from p114_assets.app.cli import _date, _fail, _progress, date_range, main, out
+from p114_assets.app.cli import CliError, _date, _fail, _progress, date_range, describe, main, out
 from p114_assets.app.cli.paths import INPUT_FILE, OUTPUT_FOLDER
 from p114_assets.core.s0142.generator import DEFAULT_UNITS, SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import S0142Error, parse_file
@@ -30,7 +30,10 @@ def generate_range(start: dt.date, end: dt.date, run_types: list[str], units: in
         for offset in range(days):
             day = start + dt.timedelta(days=offset)
             for run in run_types:
-                path = generate_file(market, day, run).write(out_dir)
+                try:
+                    path = generate_file(market, day, run).write(out_dir)  # through a .part file, removed on failure
+                except OSError as exc:  # a full disk above all: name it, and the folder
+                    raise CliError(f"{describe(exc)} (writing {day} {run} to {Path(out_dir).absolute()})") from None
                 paths.append(path)
                 progress.update(task, advance=1, detail=path.name)
     return paths

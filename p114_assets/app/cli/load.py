@@ -32,11 +32,11 @@ def _print_summary(summary, warehouse_location: str) -> None:
     for name, count in summary.rows.items():
         table.add_row(f"p114.{name}", f"{count:,}")
     out.print(table)
-    for key, message in summary.failures.items():
-        err.print(f"[red]failed[/red] {key[0]} {key[1]}: {message}")
+    for key, message in summary.failures.items():  # one line each, however long
+        err.print(f"[red]failed[/red] {key[0]} {key[1]}: {' '.join(message.split())}", soft_wrap=True)
     for f in summary.check_failures:
         colour = "red" if f.severity == "ERROR" else "yellow"
-        err.print(f"[{colour}]check {f.severity}[/{colour}] {f.asset}:{f.check} {f.partition}: {f.description}")
+        err.print(f"[{colour}]check {f.severity}[/{colour}] {f.asset}:{f.check} {f.partition}: {f.description}", soft_wrap=True)
     if summary.skipped_dates:
         err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
 
