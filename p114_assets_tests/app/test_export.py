@@ -19,8 +19,7 @@ from click.testing import CliRunner
 from werkzeug import Response
 
 from p114_assets.app.cli import main
-from p114_assets_tests.app.conftest import DAY
-from p114_assets_tests.conftest import GOOGLE_TOKEN
+from p114_assets_tests.conftest import GOOGLE_TOKEN, VLP_DAY as DAY
 
 
 def invoke(*args, env=None):
