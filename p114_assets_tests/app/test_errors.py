@@ -224,3 +224,10 @@ def test_an_unwritable_out_folder(tmp_path):
             _assert_one_line(result, args[0], 2, said)
     finally:
         subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+def test_the_group_itself():
+    bare = CliRunner().invoke(main, [], catch_exceptions=False)
+    assert bare.exit_code == 0 and bare.stdout.startswith("Usage: p114 [OPTIONS] COMMAND") and not bare.stderr
+    unknown = CliRunner().invoke(main, ["materialise"], catch_exceptions=False)
+    assert unknown.exit_code == 2 and unknown.stderr == "p114: No such command 'materialise'. Did you mean 'materialize'?\n"

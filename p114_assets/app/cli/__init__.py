@@ -161,6 +161,9 @@ class _Group(click.Group):
         errors as four lines)."""
         try:
             value = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # `p114` alone: its help, as --help gives it
+            click.echo(exc.format_message())
+            sys.exit(0)
         except click.ClickException as exc:  # usage errors, bad parameters
             click.echo(f"{_command_path(getattr(exc, 'ctx', None))}: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
@@ -186,7 +189,7 @@ class _Group(click.Group):
             _fail(ctx.invoked_subcommand or "", describe(exc) + ("" if verbose() else " (--verbose shows the traceback)"))
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("p114", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="p114-assets")
 def main() -> None:
     """p114: Elexon P114 S0142 settlement files into a warehouse, with Dagster.
