@@ -242,18 +242,17 @@ def vlp_warehouse(tmp_path_factory) -> Path:
     """The DuckDB file (absolute path); II and SF loaded, so the marts hold SF's figures."""
     import dagster as dg
 
+    from p114_assets.app.runner import DERIVED_KEYS
     from p114_assets.core.s0142.parser import parse_file
     from p114_assets.definitions import ASSET_CHECKS, ASSETS
-    from p114_assets.defs.partitions import settlement_date_partitions
 
     folder = tmp_path_factory.mktemp("vlp")
     resources = local_resources(folder, folder / "p114.duckdb")
     for fixture in ("vlp_ii.s0142", "vlp_sf.s0142"):  # two periods only: loaded straight, as the mart tests do
         parsed = parse_file(FIXTURES / fixture)
         resources["warehouse"].replace_partition(parsed.tables, VLP_DAY, parsed.header.run_type)
-    daily = [a.key for a in ASSETS if a.partitions_def == settlement_date_partitions]
-    with dg.instance_for_test() as instance:
-        result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=daily, partition_key=str(VLP_DAY), resources=resources,
+    with dg.instance_for_test() as instance:  # the settlement side's daily assets (no market data)
+        result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=DERIVED_KEYS, partition_key=str(VLP_DAY), resources=resources,
                                 instance=instance, raise_on_error=False)  # fmt: skip
     assert result.success
     return (folder / "p114.duckdb").absolute()

@@ -195,6 +195,8 @@ def table_filter(table: str, start: dt.date | None = None, end: dt.date | None =
         raise ValueError(f"no table {table!r}; the tables are {', '.join(TABLES)}")
     columns = TABLES[table].column_names
     where, params = [], []
+    if (start is not None or end is not None) and "settlement_date" not in columns:
+        raise ValueError(f"{table} has no settlement_date column to filter on")
     if start is not None:
         where.append("settlement_date >= ?")
         params.append(start)

@@ -46,6 +46,8 @@ MISUSES = [
     ("export", ["bm_unit_period", "--start", "2024-01-01", "--out", "{t}/x.txt", "--warehouse", "{t}/w.duckdb"], 2,
      "say --format csv|parquet|xlsx: {t}/x.txt has no extension that names one"),
     ("export", ["no_such_table", "--start", "2024-01-01", "--out", "{t}/x.csv", "--warehouse", "{t}/w.duckdb"], 2, "no table 'no_such_table'"),
+    ("export", ["run_reconciliation", "--start", "2024-06-05", "--run-types", "SF", "--out", "{t}/x.csv", "--warehouse", "{vlp}"], 2,
+     "run_reconciliation has no run_type column to filter on"),
     ("export", ["vlp_party_daily", "--start", "2024-01-01", "--out", "{t}/x.csv", "--warehouse", "{t}/w.duckdb"], 1,
      "vlp_party_daily is not in duckdb:{t}/w.duckdb yet: materialize it first"),
     # dates out of bounds and ranges too long
@@ -101,9 +103,12 @@ ENV_GARBAGE = [
 
 
 @pytest.fixture
-def place(tmp_path: Path, monkeypatch) -> Path:
+def place(tmp_path: Path, monkeypatch, vlp_warehouse) -> Path:
     """A folder holding what the misuses point at: a folder, a text file, an S0142 file, a FIFO,
-    an empty DuckDB warehouse; the working directory too."""
+    an empty DuckDB warehouse, one with tables; the working directory too."""
+    import shutil
+
+    shutil.copy(vlp_warehouse, tmp_path / "vlp.duckdb")
     (tmp_path / "folder").mkdir()
     (tmp_path / "notes.txt").write_text("not a warehouse\n")
     (tmp_path / "S0142_20240101_II_20240115103000.gz").write_bytes(gzip.compress(fixture_text("hand_written_ii.s0142").encode()))
@@ -114,7 +119,8 @@ def place(tmp_path: Path, monkeypatch) -> Path:
 
 
 def _fill(values: list[str], place: Path) -> list[str]:
-    return [v.replace("{t}", str(place)).replace("{cwd}", str(Path.cwd())) for v in values]
+    vlp = str(place / "vlp.duckdb")  # a warehouse holding the VLP fixture's tables (see `place`)
+    return [v.replace("{t}", str(place)).replace("{cwd}", str(Path.cwd())).replace("{vlp}", vlp) for v in values]
 
 
 def _assert_one_line(result, command: str, status: int, said: str) -> None:

@@ -50,6 +50,8 @@ def export(table, start, end, fmt, out_file, run_types, spreadsheet, warehouse_p
         plan = plan_export(warehouse, table, start, end, fmt, runs)
     except ExportError as exc:
         raise CliError(str(exc)) from None
+    except ValueError as exc:  # a filter the table cannot take (bm_units has no dates, run_reconciliation no run_type)
+        raise CliError(str(exc), 2) from None
     step_days = 1 if warehouse.location().startswith("duckdb:") else 31  # BigQuery: fewer, larger queries
     with _progress() as progress:
         task = progress.add_task("exporting", total=plan.rows, detail="")
