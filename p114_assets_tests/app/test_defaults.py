@@ -86,7 +86,7 @@ def test_a_failed_materialize_prints_its_summary_not_dagsters_logs(tmp_path):
     assert "dagster - ERROR" not in quiet.stderr and "Traceback" not in quiet.stderr and "Stack Trace" not in quiet.stderr
     failed = [line for line in quiet.stderr.splitlines() if line.startswith("failed ")]
     assert len(failed) == 1 and "2024-03-30 II" in failed[0] and "truncated" in failed[0]
-    assert len(quiet.stderr.splitlines()) <= 6  # new warehouse, progress, the failure (was 70-120 lines)
+    assert len(quiet.stderr.splitlines()) <= 8  # new warehouse, progress, the failure and its checks (was 70-120 lines)
     loud = invoke("materialize", "--source", folder, "--warehouse", tmp_path / "w.duckdb", "--verbose")
     assert loud.exit_code == 1 and "dagster - ERROR" in loud.stderr and "STEP_FAILURE" in loud.stderr
 

@@ -99,7 +99,7 @@ def open_warehouse(path=None, must_exist: bool = True):
         if problem:
             raise CliError(problem)
         if not full.exists():
-            err.print(f"[dim]new warehouse: {full}[/dim]")
+            err.print(f"[dim]new warehouse: {full}[/dim]", soft_wrap=True)
         warehouse = DuckDBWarehouse(path=str(full))
     return warehouse
 
