@@ -69,14 +69,14 @@ AAA = RecordLayout(
     9,
     (
         Field(1, "flow_version", "text", "V", "flow id and version, e.g. S0142013"),
-        Field(2, "aaa_02", "text", "V", "always D"),
+        Field(2, "file_type", "text", "I", "always D in real files (NETA IDD Part 1 file header)"),
         Field(3, "publication_ts", "text", "V", "creation time YYYYMMDDHHMMSS = file name stamp"),
-        Field(4, "from_role", "text", "I"),
-        Field(5, "from_participant", "text", "I"),
-        Field(6, "to_role", "text", "I"),
-        Field(7, "to_participant", "text", "I"),
-        Field(8, "file_sequence_number", "text", "I"),
-        Field(9, "test_flag", "text", "I", "OPER for operational files"),
+        Field(4, "from_role", "text", "I", "SA in real files"),
+        Field(5, "from_participant", "text", "I", "UKDC in real files"),
+        Field(6, "to_role", "text", "I", "PB in real files"),
+        Field(7, "to_participant", "text", "I", "PORTAL in real files"),
+        Field(8, "file_sequence_number", "text", "I", "a number that rises from file to file (41694, 41697 in the public profile)"),
+        Field(9, "test_data_flag", "text", "I", "OPER for operational files, as against test (NETA IDD Part 1 file header)"),
     ),
     "file header",
 )
@@ -108,11 +108,14 @@ SPI = RecordLayout(
         _vol(7, "total_period_applicable_balancing_services_volume_mwh", "I"),
         _vol(23, "system_total_accepted_bid_volume_mwh", "I", "one of SPI 23-26, system accepted volumes"),
         _vol(24, "system_total_accepted_offer_volume_mwh", "I", "one of SPI 23-26, system accepted volumes"),
-        _price(39, "replacement_price_gbp_per_mwh", "I"),
-        Field(42, "loss_of_load_probability", "float", "I"),
-        Field(43, "de_rated_margin", "float", "I"),
-        _price(44, "value_of_lost_load_gbp_per_mwh", "I"),
-        _price(45, "reserve_scarcity_price_gbp_per_mwh", "I"),
+        _price(39, "replacement_price_gbp_per_mwh", "I", "blank outside STOR windows (public profile: 36 / 39 of 48 periods)"),
+        Field(40, "spi_40", "text", "?", "meaning unknown; blank exactly where SPI 39 is (public profile)"),
+        Field(41, "stor_availability_window_flag", "text", "I", "T or F (public profile)"),
+        Field(42, "loss_of_load_probability", "float", "I", "mostly 0 (public profile)", 7),
+        Field(43, "de_rated_margin", "float", "I", decimals=3),
+        _price(44, "value_of_lost_load_gbp_per_mwh", "I", "6000 in real files"),
+        _price(45, "reserve_scarcity_price_gbp_per_mwh", "I",
+               "= SPI 42 x SPI 44 [C] (public profile); blank on about half of the periods"),
         _price(53, "supplier_sourcing_cost_gbp_per_mwh", "V", "constant over the day"),
     ),
     "system period information",
@@ -136,7 +139,9 @@ BPI = RecordLayout(
     6,
     (
         Field(1, "bm_unit_id", "text", "I"),
-        Field(2, "trading_unit_name", "text", "I", "blank for about a quarter of units"),
+        Field(2, "trading_unit_name", "text", "I",
+              "blank for a unit that is its own trading unit (BP7 13 then holds the unit id), else equal to BP7 13 "
+              "(public profile of two 2026 files: blank on about a quarter of rows, 50-51 distinct names)"),
         _vol(3, "period_fpn_mwh", "I"),
         _vol(4, "metered_volume_mwh", "I"),
         Field(5, "transmission_loss_multiplier", "float", "I", decimals=7),
@@ -154,8 +159,8 @@ BO4 = RecordLayout(
         _price(3, "offer_price_gbp_per_mwh", "I", "99999 is the default"),
         _vol(4, "accepted_bid_volume_mwh", "I", "<= 0"),
         _vol(5, "accepted_offer_volume_mwh", "I", ">= 0"),
-        _vol(6, "priced_accepted_bid_volume_mwh", "I", "blank in S0142"),
-        _vol(7, "priced_accepted_offer_volume_mwh", "I", "blank in S0142"),
+        _vol(6, "priced_accepted_bid_volume_mwh", "I", "always blank in S0142 (public profile)"),
+        _vol(7, "priced_accepted_offer_volume_mwh", "I", "always blank in S0142 (public profile)"),
         _vol(8, "tagged_bid_volume_mwh", "I"),
         _vol(9, "tagged_offer_volume_mwh", "I"),
         _vol(10, "repriced_bid_volume_mwh", "I"),
@@ -188,8 +193,15 @@ PPC = RecordLayout(
         _gbp(4, "information_imbalance_cashflow_gbp", "I"),
         _gbp(5, "non_delivery_charge_gbp", "I", "+ = debit to the party"),
         _gbp(6, "residual_cashflow_reallocation_gbp", "I", "+ = credit to the party"),
-        _gbp(9, "compensation_cashflow_9_gbp", "I", "a newer compensation amount; which one is unknown"),
-        _gbp(10, "compensation_cashflow_10_gbp", "I", "a newer compensation amount; which one is unknown"),
+        Field(7, "ppc_07", "text", "?", "meaning unknown; always blank (public profile)"),
+        Field(8, "ppc_08", "text", "?", "meaning unknown; always blank (public profile)"),
+        _gbp(9, "vlp_compensation_cashflow_gbp", "I",
+             "Virtual Lead Party compensation cashflow, + = debit to the party: filled on every period for about a "
+             "quarter of parties, never negative, for the parties whose APC 11 (daily VLP compensation, [V]) is "
+             "filled (public profile)"),
+        _gbp(10, "supplier_compensation_cashflow_gbp", "I",
+             "supplier compensation cashflow, + = credit to the party: filled on some party-periods, both signs, "
+             "with the values of BP7 25 (public profile); APC 12, its daily sum, is [V]"),
     ),
     "party period charges",
 )
@@ -207,7 +219,9 @@ APD = RecordLayout(
         _vol(7, "account_balancing_services_volume_mwh", "V"),
         _vol(8, "account_energy_imbalance_volume_mwh", "V"),
         _vol(9, "account_credited_energy_volume_mwh", "V"),
-        Field(10, "residual_cashflow_reallocation_proportion", "float", "V", decimals=7),
+        Field(10, "residual_cashflow_reallocation_proportion", "float", "V",
+              "the account's share of the period's residual cashflow; can be slightly negative "
+              "(public profile: 1,934 / 2,151 rows such as -0.000006)", 7),
     ),
     "account period data",
 )
@@ -221,20 +235,29 @@ BP7 = RecordLayout(
         _gbp(3, "non_delivery_charge_gbp", "V", ">= 0, + = paid by the party"),
         _vol(4, "period_fpn_mwh", "V"),
         _vol(5, "balancing_services_volume_mwh", "V", "net accepted BOA volume"),
-        _vol(6, "information_imbalance_volume_mwh", "C", "= BP7 7 - BP7 8"),
+        _vol(6, "information_imbalance_volume_mwh", "I",
+             "= |BP7 7 - BP7 8|: never negative in real files although BP7 8 is positive on 32-33 thousand rows, so "
+             "not the signed difference (public profile); the real GOLD rows fit both"),
         _vol(7, "expected_metered_volume_mwh", "V"),
         _vol(8, "metered_volume_mwh", "V"),
         _vol(9, "non_delivered_bid_volume_mwh", "V", "<= 0"),
         _vol(10, "non_delivered_offer_volume_mwh", "V", ">= 0"),
         Field(11, "transmission_loss_factor", "float", "V", decimals=7),
         Field(12, "transmission_loss_multiplier", "float", "C", "= 1 + TLF + a per-period adjustment", 7),
-        Field(13, "trading_unit_name", "text", "V"),
+        Field(13, "trading_unit_name", "text", "V",
+              "never blank; a unit that is its own trading unit carries its own BM unit id here [I] (public "
+              "profile); names are printed as registered, apostrophes and double spaces included"),
         _vol(14, "total_trading_unit_metered_volume_mwh", "V"),
         _vol(15, "applicable_balancing_services_volume_mwh", "V"),
         _vol(16, "supplier_delivered_volume_mwh", "V"),
         _vol(17, "supplier_non_bm_absvd_volume_mwh", "V"),
+        Field(18, "bp7_18", "text", "?", "meaning unknown; filled on most V__ rows, rarely on 2__ / C__ (public profile)"),
+        Field(19, "bp7_19", "text", "?", "meaning unknown; filled on some V__ rows, like BP7 23 (public profile)"),
+        Field(20, "bp7_20", "text", "?", "meaning unknown; 1 or 0 on some V__ rows (public profile)"),
+        Field(21, "bp7_21", "text", "?", "meaning unknown; F on some V__ rows (public profile)"),
         _vol(22, "supplier_compensation_volume_mwh", "V", "only 2__ units"),
         _vol(23, "secondary_compensation_volume_mwh", "V", "only V__ units"),
+        Field(24, "bp7_24", "text", "?", "meaning unknown; filled on every 2__ and C__ row, never positive (public profile)"),
         _gbp(25, "supplier_compensation_cashflow_gbp", "V", "= BP7 22 x SPI 53"),
     ),
     "BM unit period data under its lead party",
@@ -243,12 +266,167 @@ BP7 = RecordLayout(
 ZZZ = RecordLayout(
     "ZZZ",
     2,
-    (Field(1, "line_count", "int", "C", "lines in the file, AAA and ZZZ included"), Field(2, "checksum", "text", "?")),
+    (Field(1, "line_count", "int", "C", "lines in the file, AAA and ZZZ included"),
+     Field(2, "checksum", "text", "I", "the NETA IDD Part 1 file checksum (XOR of the records' 4-byte words), unverified "
+                                       "on a Portal copy: computed and shown, never failed on")),
     "trailer",
 )
 
+# Records that no raw table loads. Their layouts name what the public profile of two 2026 files
+# shows (S0142_FORMAT.md, last section), so the generator renders them and the profiler reports them
+# by name. A field of SSD that repeats an SPI field carries that field's column name.
+
+
+def _same_as(layout: RecordLayout, record_id: str, description: str) -> RecordLayout:
+    return RecordLayout(record_id, layout.width, layout.named, description)
+
+
+BO3 = RecordLayout(
+    "BO3",
+    8,
+    (
+        Field(1, "acceptance_number", "int", "I", "bid-offer acceptance number (names from the IDD's BOA record)"),
+        Field(2, "acceptance_time", "text", "I", "YYYYMMDDHHMMSS"),
+        Field(3, "cadl_flag", "text", "I", "T or F"),
+        Field(4, "so_flag", "text", "I", "T or F"),
+        Field(5, "stor_provider_flag", "text", "I", "T or F"),
+        Field(6, "reserve_scarcity_price_flag", "text", "I", "T or F"),
+        Field(7, "rr_instruction_flag", "text", "I", "blank in both profiled files"),
+        Field(8, "rr_schedule_flag", "text", "I", "blank in both profiled files"),
+    ),
+    "bid-offer acceptance, under its BPI",
+)
+BO6 = RecordLayout("BO6", 4, (), "rare; meaning unknown")
+BO7 = RecordLayout("BO7", 3, (), "rare; meaning unknown")
+MEL = RecordLayout(
+    "MEL",
+    4,
+    (
+        Field(1, "from_minute", "int", "I", "minutes into the period, 0..29 (value shapes in the public profile)"),
+        Field(2, "from_level_mw", "float", "I", decimals=3),
+        Field(3, "to_minute", "int", "I", "minutes into the period, 1..30"),
+        Field(4, "to_level_mw", "float", "I", decimals=3),
+    ),
+    "maximum export limit spot data, under its BPI",
+)
+MIL = _same_as(MEL, "MIL", "maximum import limit spot data (levels <= 0), under its BPI")
+RDE = RecordLayout(
+    "RDE",
+    5,
+    (
+        Field(1, "rate_1", "float", "I", "MW per minute (value shapes in the public profile)", 3),
+        Field(2, "elbow_2_mw", "float", "I", "blank for a single-rate unit", 3),
+        Field(3, "rate_2", "float", "I", decimals=3),
+        Field(4, "elbow_3_mw", "float", "I", decimals=3),
+        Field(5, "rate_3", "float", "I", decimals=3),
+    ),
+    "run-down rate (export), under its BPI",
+)
+RDI = _same_as(RDE, "RDI", "run-down rate (import), under its BPI")
+RUE = _same_as(RDE, "RUE", "run-up rate (export), under its BPI")
+RUI = _same_as(RDE, "RUI", "run-up rate (import), under its BPI")
+TRA = RecordLayout(
+    "TRA",
+    2,
+    (
+        Field(1, "trading_unit_name", "text", "I", "as registered: the DEFAULT__ base trading units and the multi-unit ones"),
+        _vol(2, "trading_unit_period_volume_mwh", "I"),
+    ),
+    "trading unit period totals",
+)
+DB1 = RecordLayout(
+    "DB1",
+    13,
+    (
+        Field(1, "bsad_action_number", "int", "I", "1.. within the period"),
+        _gbp(2, "cost_gbp", "I"),
+        _vol(3, "volume_mwh", "I"),
+        _vol(4, "tagged_volume_mwh", "I"),
+        _vol(5, "repriced_volume_mwh", "I"),
+        _vol(6, "originally_priced_volume_mwh", "I"),
+        Field(7, "so_flag", "text", "I"),
+        Field(8, "stor_flag", "text", "I"),
+        Field(9, "rsp_flag", "text", "I"),
+        Field(10, "party_name", "text", "I", "company name, with spaces and / (MFT Energy A/S)"),
+        Field(11, "asset_id", "text", "I"),
+        Field(12, "tendered_status", "text", "I", "Tendered or Non-tendered"),
+        Field(13, "service_type", "text", "I", "System, Energy, Non-BM FR"),
+    ),
+    "balancing services adjustment actions (BSAD)",
+)
+DB2 = _same_as(DB1, "DB2", "DB1 repeated under every party")
+MD2 = _same_as(MD1, "MD2", "MD1 repeated under every party")
+APC = RecordLayout(
+    "APC",
+    12,
+    (
+        _gbp(1, "bssc_cost_allocation_gbp", "I", "PPC 1 summed over the day"),
+        _gbp(2, "bm_unit_cashflow_gbp", "I", "PPC 2 summed over the day"),
+        _gbp(3, "energy_imbalance_cashflow_gbp", "I", "PPC 3 summed over the day"),
+        _gbp(4, "information_imbalance_cashflow_gbp", "I", "PPC 4 summed over the day"),
+        _gbp(5, "non_delivery_charge_gbp", "I", "PPC 5 summed over the day"),
+        _gbp(6, "residual_cashflow_reallocation_gbp", "I", "PPC 6 summed over the day"),
+        _gbp(7, "system_operator_bm_cashflow_gbp", "I", "non-zero for one party only, GBP millions a day"),
+        _gbp(11, "daily_vlp_compensation_cashflow_gbp", "V", "+ = debit; filled for the parties whose PPC 9 is"),
+        _gbp(12, "daily_supplier_compensation_cashflow_gbp", "V", "+ = credit"),
+    ),
+    "party day charges",
+)
+SSD = RecordLayout(
+    "SSD",
+    79,
+    (
+        _price(5, "system_buy_price_gbp_per_mwh", "I", "= SPI 2"),
+        _price(6, "system_sell_price_gbp_per_mwh", "I", "= SPI 3"),
+        Field(7, "price_derivation_code", "text", "I", "= SPI 4"),
+        _gbp(8, "total_system_bm_cashflow_gbp", "I"),
+        _gbp(9, "total_system_energy_imbalance_cashflow_gbp", "I"),
+        _gbp(10, "total_system_non_delivery_charge_gbp", "I"),
+        _vol(11, "system_total_accepted_bid_volume_mwh", "I", "= SPI 23"),
+        _vol(16, "system_total_accepted_offer_volume_mwh", "I", "= SPI 24"),
+        _vol(18, "net_imbalance_volume_mwh", "I"),
+        Field(19, "spi_11", "text", "?", "= SPI 11 (public profile)"),
+        _vol(36, "total_period_applicable_balancing_services_volume_mwh", "I", "= SPI 7"),
+        *(Field(pos, f"spi_{pos - 22:02d}", "text", "?", f"= SPI {pos - 22} (public profile)") for pos in range(47, 61)),
+        _price(61, "replacement_price_gbp_per_mwh", "I", "= SPI 39"),
+        Field(62, "spi_40", "text", "?", "= SPI 40"),
+        Field(63, "stor_availability_window_flag", "text", "I", "= SPI 41"),
+        Field(64, "loss_of_load_probability", "float", "I", "= SPI 42", 7),
+        Field(65, "de_rated_margin", "float", "I", "= SPI 43", 3),
+        _price(66, "value_of_lost_load_gbp_per_mwh", "I", "= SPI 44"),
+        _price(67, "reserve_scarcity_price_gbp_per_mwh", "I", "= SPI 45"),
+        _price(77, "supplier_sourcing_cost_gbp_per_mwh", "I", "= SPI 53"),
+    ),
+    "system period data, repeated identically under every party (names from the S0141 layout)",
+)
+APB = RecordLayout(
+    "APB",
+    4,
+    (
+        Field(1, "bm_unit_id", "text", "I"),
+        _vol(2, "credited_energy_volume_mwh", "I"),
+        _vol(3, "fixed_mvr_mwh", "I", "always 0 in the public profile"),
+        Field(4, "percentage_mvr", "float", "I", "percent", 3),
+    ),
+    "account period BM unit data (metered volume reallocation), under its APD",
+)
+MVR = RecordLayout(
+    "MVR",
+    5,
+    (
+        Field(1, "subsidiary_party_id", "text", "I"),
+        Field(2, "production_consumption_flag", "text", "I", "P or C"),
+        _vol(3, "credited_energy_volume_mwh", "I"),
+        _vol(4, "fixed_mvr_mwh", "I"),
+        Field(5, "percentage_mvr", "float", "I", "percent", 3),
+    ),
+    "metered volume reallocation, under its BP7",
+)
+
 LAYOUTS: dict[str, RecordLayout] = {
-    layout.record_id: layout for layout in (AAA, SRH, SPI, MD1, BPI, BO4, BPH, SP7, PPC, APD, BP7, ZZZ)
+    layout.record_id: layout
+    for layout in (AAA, SRH, SPI, MD1, DB1, TRA, BPI, BO3, BO4, BO6, BO7, MEL, MIL, RDE, RDI, RUE, RUI, BPH, APC,
+                   SP7, SSD, MD2, DB2, PPC, APD, APB, BP7, MVR, ZZZ)  # fmt: skip
 }
 
 # Pairs of columns in BPI and BP7 that must agree (S0142_FORMAT.md, cross-record facts).
