@@ -35,7 +35,7 @@ CACHE = REPO / "bench" / ".cache" / "backfill"
 def generated_files(start: dt.date, dates: int, run_type: str, units: int) -> Path:
     """The files of `dates` dates from `start`, generated once (the same seed: the same bytes)."""
     from p114_assets.core.s0142.files import latest_file
-    from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+    from p114_assets.core.synthetic import SyntheticMarket, generate_file
 
     folder = CACHE / f"{run_type}-{units}u"
     market = None

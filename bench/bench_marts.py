@@ -32,7 +32,7 @@ def main() -> None:
     import pyarrow as pa
 
     from p114_assets.core.classification import Thresholds
-    from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+    from p114_assets.core.synthetic import SyntheticMarket, generate_file
     from p114_assets.core.s0142.parser import parse_bytes
     from p114_assets.definitions import ASSET_CHECKS, ASSETS
     from p114_assets.defs.marts.resources import ReportStore

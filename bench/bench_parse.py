@@ -64,7 +64,7 @@ def make_file(folder: Path, units: int) -> tuple[Path, Path]:
     memory is gone before anything is timed."""
     script = textwrap.dedent(f"""
         import datetime as dt
-        from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+        from p114_assets.core.synthetic import SyntheticMarket, generate_file
         big = generate_file(SyntheticMarket.build({units}, seed=0), dt.date(2024, 10, 2), "SF").write({str(folder)!r})
         tiny = generate_file(SyntheticMarket.build(20, seed=0), dt.date(2024, 10, 3), "SF").write({str(folder)!r})
         print(big); print(tiny)

@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=8000)
     args = parser.parse_args()
 
-    from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+    from p114_assets.core.synthetic import SyntheticMarket, generate_file
     from p114_assets.core.s0142.parser import parse_file
     from p114_assets.app.runner import materialize_folder
     from p114_assets.warehouse.duckdb import DuckDBWarehouse

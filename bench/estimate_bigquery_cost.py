@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from p114_assets.core.classification import Thresholds
-    from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+    from p114_assets.core.synthetic import SyntheticMarket, generate_file
     from p114_assets.core.s0142.parser import parse_bytes
     from p114_assets.warehouse import sql
     from p114_assets.warehouse.duckdb import DuckDBWarehouse

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from p114_assets.core.s0142.generator import SyntheticMarket
+from p114_assets.core.synthetic import SyntheticMarket
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -17,7 +17,7 @@ from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
 from dagster._serdes import class_from_code_pointer
 
-from p114_assets.core.s0142.generator import generate_files
+from p114_assets.core.synthetic import generate_files
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.partitions import partition_key
 from p114_assets.defs.settlement.assets import RAW_KEYS

@@ -116,7 +116,7 @@ def test_validate_a_good_file(tmp_path):
 
 
 def test_validate_fails_an_ordinary_day_with_47_periods(tmp_path, monkeypatch):
-    from p114_assets.core.s0142 import generator
+    from p114_assets.core.synthetic import economics as generator
 
     monkeypatch.setattr(generator, "periods_in_day", lambda _: 47)
     path = _generated(tmp_path)

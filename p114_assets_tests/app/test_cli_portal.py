@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from p114_assets.app.cli import main
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file, generate_files
+from p114_assets.core.synthetic import SyntheticMarket, generate_file, generate_files
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets_tests.conftest import PORTAL_KEY, FakePortal, free_port
 

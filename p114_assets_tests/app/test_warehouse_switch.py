@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import p114_assets
 from p114_assets.app.cli import main
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_files
+from p114_assets.core.synthetic import SyntheticMarket, generate_files
 from p114_assets_tests.conftest import bigquery_env
 
 DAY = dt.date(2024, 6, 10)

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from p114_assets.core.calendar import nominal_publication_date
-from p114_assets.core.s0142.generator import (
+from p114_assets.core.synthetic import (
     DEFAULT_UNITS,
     SyntheticMarket,
-    _has_bom,
+    has_bom,
     generate_file,
     generate_files,
 )
@@ -196,9 +196,9 @@ def test_publication_stamps_follow_the_nominal_offsets(small_market):
 
 def test_an_occasional_byte_order_mark(tmp_path):
     combos = [(dt.date(2023, 1, 1) + dt.timedelta(days=d), run) for d in range(100) for run in ("II", "SF", "R1", "R2")]
-    share = sum(_has_bom(0, day, run) for day, run in combos) / len(combos)
+    share = sum(has_bom(0, day, run) for day, run in combos) / len(combos)
     assert 0.02 < share < 0.09
-    day, run = next((d, r) for d, r in combos if _has_bom(0, d, r))
+    day, run = next((d, r) for d, r in combos if has_bom(0, d, r))
     path = generate_file(SyntheticMarket.build(10, 0), day, run).write(tmp_path)
     assert parse_file(path).header.has_bom
 
@@ -217,7 +217,7 @@ def test_real_scale_file(tmp_path):
 
 def test_df_is_stamped_on_the_calendars_assumed_date():
     from p114_assets.core.calendar import assumed_publication_date
-    from p114_assets.core.s0142.generator import publication_stamp
+    from p114_assets.core.synthetic import publication_stamp
 
     day = dt.date(2022, 3, 1)
     assert publication_stamp(day, "DF", seed=0)[:8] == f"{assumed_publication_date(day, 'DF'):%Y%m%d}"

@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from p114_assets.core.portal import KeyRefused, PortalClient, PortalError, gzip_complete
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 
 KEY = "Sk3y-ab12CD34ef"  # 15 characters, like a real scripting key
 DAY = dt.date(2024, 6, 3)

@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_files
+from p114_assets.core.synthetic import SyntheticMarket, generate_files
 from p114_assets.app.runner import folder_partitions, folder_resources, materialize_partitions
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets.warehouse.tables import DERIVED_TABLES, SETTLEMENT_TABLES, TABLES

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from p114_assets.app.cli import main
 from p114_assets.core import quality
-from p114_assets.core.s0142 import generator
+from p114_assets.core.synthetic import economics as generator
 from p114_assets.core.s0142.tables import RAW_TABLES
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.alerts import sensors

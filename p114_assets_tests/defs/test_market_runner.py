@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from p114_assets.app.cli import main
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_files
+from p114_assets.core.synthetic import SyntheticMarket, generate_files
 from p114_assets.core.s0142.parser import parse_file
 from p114_assets.core.settlement import period_start_utc
 from p114_assets.definitions import ASSET_CHECKS, ASSETS

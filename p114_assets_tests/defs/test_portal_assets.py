@@ -10,7 +10,7 @@ import json
 import dagster as dg
 import pytest
 
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.defs.settlement import sensors
 from p114_assets.defs.settlement.resources import PortalSource

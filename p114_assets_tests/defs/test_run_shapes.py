@@ -11,8 +11,8 @@ import threading
 import dagster as dg
 import pytest
 
-from p114_assets.core.s0142 import generator
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import economics
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.automation import automation_sensor
 from p114_assets.app.runner import RAW_KEYS, root_causes
@@ -40,12 +40,12 @@ def write(env, market, day: dt.date, run_type: str, periods: int | None = None) 
     if periods is None:
         generate_file(market, day, run_type).write(env["folder"])
         return
-    original = generator.periods_in_day
-    generator.periods_in_day = lambda _: periods
+    original = economics.periods_in_day
+    economics.periods_in_day = lambda _: periods
     try:
         generated = generate_file(market, day, run_type)
     finally:
-        generator.periods_in_day = original
+        economics.periods_in_day = original
     (env["folder"] / generated.file_name.name).write_bytes(gzip.compress(generated.text, mtime=0))
 
 

@@ -8,7 +8,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from p114_assets.core.s0142.generator import generate_files
+from p114_assets.core.synthetic import generate_files
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.parser import parse_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from p114_assets.core.s0142 import generator
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import economics
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.defs.partitions import settlement_run_partitions
 from p114_assets_tests.system.harness import DagsterProcesses, running_dagster
 
@@ -82,12 +82,12 @@ class System:
         """A generated file in the folder source; `periods` overrides the day's length (a bad file)."""
         if periods is None:
             return generate_file(self.market, day, run_type).write(self.incoming)
-        original = generator.periods_in_day
-        generator.periods_in_day = lambda _: periods
+        original = economics.periods_in_day
+        economics.periods_in_day = lambda _: periods
         try:
             generated = generate_file(self.market, day, run_type)
         finally:
-            generator.periods_in_day = original
+            economics.periods_in_day = original
         path = self.incoming / generated.file_name.name
         path.write_bytes(gzip.compress(generated.text, mtime=0))
         return path

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from google.api_core.exceptions import BadRequest
 
-from p114_assets.core.s0142.generator import generate_file
+from p114_assets.core.synthetic import generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.warehouse.bigquery import BigQueryWarehouse
 from p114_assets.warehouse.tables import BIGQUERY_TYPES, TABLES

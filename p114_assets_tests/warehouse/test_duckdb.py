@@ -12,7 +12,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from p114_assets.core.s0142.generator import generate_file
+from p114_assets.core.synthetic import generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 

@@ -91,7 +91,7 @@ def materialize(source, warehouse_path, start, end, chunk_size, with_market):
 
 @main.command()
 @click.option("--data-dir", default="data", show_default=True, type=OUTPUT_FOLDER)
-@click.option("--units", default=DEMO_UNITS, show_default=True, type=click.IntRange(min=7))
+@click.option("--units", default=DEMO_UNITS, show_default=True, type=click.IntRange(min=9))
 @click.option("--days", default=DEMO_DAYS, show_default=True, type=click.IntRange(min=1, max=31))
 @click.option("--seed", default=0, show_default=True, type=int)
 def demo(data_dir, units, days, seed):

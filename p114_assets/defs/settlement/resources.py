@@ -16,7 +16,7 @@ from p114_assets.core.atomic_write import replacing
 from p114_assets.core.calendar import SEARCH_AFTER_WORKING_DAYS, SEARCH_BEFORE_WORKING_DAYS
 from p114_assets.core.portal import DEFAULT_URL, KeyRefused, PortalClient, PortalError
 from p114_assets.core.s0142.files import FileName, latest_file
-from p114_assets.core.s0142.generator import SyntheticMarket, generate_file
+from p114_assets.core.synthetic import SyntheticMarket, generate_file
 
 
 class LandingZone(dg.ConfigurableResource):
