@@ -52,7 +52,10 @@ VALUE_RANGES: dict[str, tuple[float | None, float | None]] = {
     "accepted_offer_volume_mwh": (0, None),
     "non_delivered_bid_volume_mwh": (None, 0),
     "non_delivered_offer_volume_mwh": (0, None),
-    "residual_cashflow_reallocation_proportion": (0, 1),
+    # Shares of the period's residual cashflow: real files hold slightly negative ones (-0.000006).
+    "residual_cashflow_reallocation_proportion": (-1, 1),
+    # |BP7 7 - BP7 8| [I]: never negative in real files.
+    "information_imbalance_volume_mwh": (0, None),
 }
 # Domains whose violation is structural (ERROR).
 DOMAINS: dict[str, Callable[[], pa.Check]] = {
@@ -356,6 +359,103 @@ def validate_file(path: str | Path) -> list[tuple[str, Outcome | None]]:
         for outcome in partition_outcomes(RAW_TABLES[name], pl.from_arrow(table), h.settlement_date):
             results.append((f"{name}.{outcome.check}", outcome))
     return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Settlement identities across tables (WARN, never blocking): how a real file settles money. Each
+# printed amount is rounded to the penny, so two sums of n terms may differ by n half-pennies.
+
+
+def _penny_rounding(terms: pl.Expr) -> pl.Expr:
+    return terms * 0.005 + 1e-6
+
+
+def rcrc_balances_energy_imbalance(party_period: pl.DataFrame) -> Outcome:
+    """Per period, the RCRC of all parties (PPC 6, + = credit) sums to their energy imbalance
+    cashflows (PPC 3, + = debit): the residual cashflow is the energy imbalance pot, shared out by
+    the reallocation proportions (BSC Section T) [I]."""
+    name = "rcrc_balances_energy_imbalance"
+    per = (party_period.group_by("settlement_period")
+           .agg(rcrc_total_gbp=pl.col("residual_cashflow_reallocation_gbp").sum(),
+                energy_imbalance_total_gbp=pl.col("energy_imbalance_cashflow_gbp").sum(), parties=pl.len())
+           .with_columns(difference_gbp=(pl.col("rcrc_total_gbp") - pl.col("energy_imbalance_total_gbp")).round(2))
+           .sort("settlement_period"))  # fmt: skip
+    off = per.filter(pl.col("difference_gbp").abs() > _penny_rounding(pl.col("parties") * 2))
+    description = (f"{per.height} periods: the parties' RCRC (PPC 6) sums to their energy imbalance cashflows (PPC 3)"
+                   if off.is_empty() else
+                   f"{off.height} of {per.height} periods: the parties' RCRC (PPC 6) does not sum to their energy "
+                   f"imbalance cashflows (PPC 3)")  # fmt: skip
+    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+                   {"periods": per.height, "periods_differing": off.height,
+                    "largest_difference_gbp": float(per["difference_gbp"].abs().max() or 0.0)})  # fmt: skip
+
+
+def rcrc_matches_accounts(party_period: pl.DataFrame, account_period: pl.DataFrame) -> Outcome:
+    """A party's RCRC in a period (PPC 6) is the sum of its accounts' RCRC charges (APD 5) [I]."""
+    name = "rcrc_matches_accounts"
+    key = ["party_id", "settlement_period"]
+    accounts = account_period.group_by(key).agg(
+        accounts_rcrc_gbp=pl.col("residual_cashflow_reallocation_charge_gbp").sum(), accounts=pl.len())
+    joined = (party_period.select(*key, pl.col("residual_cashflow_reallocation_gbp").alias("ppc_rcrc_gbp"))
+              .join(accounts, on=key, how="full", coalesce=True)
+              .with_columns(difference_gbp=(pl.col("ppc_rcrc_gbp").fill_null(0) - pl.col("accounts_rcrc_gbp").fill_null(0)).round(2)))  # fmt: skip
+    off = joined.filter(pl.col("difference_gbp").abs() > _penny_rounding(pl.col("accounts").fill_null(0) + 1)).sort(key)
+    description = (f"{joined.height:,} party periods: PPC 6 equals the sum of the party's APD 5" if off.is_empty()
+                   else f"{off.height:,} of {joined.height:,} party periods: PPC 6 differs from the sum of the party's APD 5")  # fmt: skip
+    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+                   {"party_periods": joined.height, "party_periods_differing": off.height})  # fmt: skip
+
+
+def bm_cashflow_matches_bo4(party_period: pl.DataFrame, bid_offer_pair: pl.DataFrame, bm_unit_period: pl.DataFrame) -> Outcome:
+    """A party's BM unit cashflow in a period (PPC 2) is the sum of the bid and offer cashflows
+    (BO4 14 + 15) of the BM units it leads (the party whose BPH block holds the unit's BP7) [I]."""
+    name = "bm_cashflow_matches_bo4"
+    key = ["party_id", "settlement_period"]
+    lead = bm_unit_period.select("bm_unit_id", pl.col("lead_party_id").alias("party_id")).unique("bm_unit_id")
+    pairs = (bid_offer_pair.select("bm_unit_id", "settlement_period", "bid_cashflow_gbp", "offer_cashflow_gbp")
+             .join(lead, on="bm_unit_id", how="left")
+             .group_by(key).agg(bo4_cashflow_gbp=(pl.col("bid_cashflow_gbp").fill_null(0) + pl.col("offer_cashflow_gbp").fill_null(0)).sum(),
+                                pairs=pl.len()))  # fmt: skip
+    joined = (party_period.select(*key, pl.col("bm_unit_cashflow_gbp").alias("ppc_cashflow_gbp"))
+              .join(pairs, on=key, how="full", coalesce=True)
+              .with_columns(difference_gbp=(pl.col("ppc_cashflow_gbp").fill_null(0) - pl.col("bo4_cashflow_gbp").fill_null(0)).round(2)))  # fmt: skip
+    off = joined.filter(pl.col("difference_gbp").abs() > _penny_rounding(pl.col("pairs").fill_null(0) * 2 + 1)).sort(key, nulls_last=True)
+    description = (f"{joined.height:,} party periods: PPC 2 equals the BO4 cashflows of the party's units" if off.is_empty()
+                   else f"{off.height:,} of {joined.height:,} party periods: PPC 2 differs from the BO4 cashflows of the party's units")  # fmt: skip
+    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+                   {"party_periods": joined.height, "party_periods_differing": off.height})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class IdentityRule:
+    """A settlement identity across raw tables of one partition, reported on `asset` (WARN)."""
+
+    name: str
+    asset: str
+    tables: tuple[str, ...]
+    description: str
+    evaluate: Callable[..., Outcome]
+    severity: Severity = "WARN"
+
+    def outcome(self, tables: dict[str, pl.DataFrame]) -> Outcome:
+        return self.evaluate(*(tables[t] for t in self.tables))
+
+
+IDENTITY_RULES: tuple[IdentityRule, ...] = (
+    IdentityRule("rcrc_balances_energy_imbalance", "party_period", ("party_period",),
+                 "per period, the parties' RCRC (PPC 6) sums to their energy imbalance cashflows (PPC 3) [I]",
+                 rcrc_balances_energy_imbalance),
+    IdentityRule("rcrc_matches_accounts", "party_period", ("party_period", "account_period"),
+                 "a party's RCRC (PPC 6) equals the sum of its accounts' RCRC charges (APD 5) [I]", rcrc_matches_accounts),
+    IdentityRule("bm_cashflow_matches_bo4", "party_period", ("party_period", "bid_offer_pair", "bm_unit_period"),
+                 "a party's BM unit cashflow (PPC 2) equals the BO4 14 + 15 cashflows of the units it leads [I]",
+                 bm_cashflow_matches_bo4),
+)  # fmt: skip
+
+
+def identity_outcomes(tables: dict[str, pl.DataFrame]) -> list[Outcome]:
+    """Every settlement identity on the raw tables of one partition."""
+    return [rule.outcome(tables) for rule in IDENTITY_RULES]
 
 
 def vlp_cashflow_reconciles(rows: pl.DataFrame) -> Outcome:
