@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from p114_assets.core.synthetic import SyntheticMarket
+from p114_assets.core.synthetic import DEFAULT_UNITS, SyntheticMarket, generate_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -28,6 +29,19 @@ def write_gz(folder: Path, name: str, text: str | bytes) -> Path:
 @pytest.fixture(scope="session")
 def small_market() -> SyntheticMarket:
     return SyntheticMarket.build(60, seed=7)
+
+
+@dataclass(frozen=True)
+class RealScaleFile:
+    path: Path
+    line_count: int
+
+
+@pytest.fixture(scope="session")
+def real_scale_file(tmp_path_factory) -> RealScaleFile:
+    """One calibrated real-scale file (8,000 BM units, SF), generated once per test session."""
+    generated = generate_file(SyntheticMarket.build(DEFAULT_UNITS, seed=0), dt.date(2024, 10, 2), "SF")
+    return RealScaleFile(generated.write(tmp_path_factory.mktemp("real_scale")), generated.line_count)
 
 
 @pytest.fixture(autouse=True)

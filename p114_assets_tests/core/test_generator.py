@@ -1,9 +1,10 @@
 """The synthetic generator: what it writes is what the parser reads back, and it reproduces the
-structure and identities of real files (S0142_FORMAT.md, last section)."""
+structure, identities and profile of real files (S0142_FORMAT.md, the last two sections)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -13,17 +14,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from p114_assets.core import quality
 from p114_assets.core.calendar import nominal_publication_date
-from p114_assets.core.synthetic import (
-    DEFAULT_UNITS,
-    SyntheticMarket,
-    has_bom,
-    generate_file,
-    generate_files,
-)
+from p114_assets.core.s0142.facts import idd_checksum
 from p114_assets.core.s0142.files import FileName
 from p114_assets.core.s0142.parser import parse_bytes, parse_file
+from p114_assets.core.s0142.profile import compare, profile_file
 from p114_assets.core.settlement import RUN_TYPES, periods_in_day
+from p114_assets.core.synthetic import DEFAULT_UNITS, SyntheticMarket, generate_file, generate_files, has_bom
+from p114_assets_tests.conftest import FIXTURES
 
 # record id -> (parsed table, keys, rename truth -> table)
 ROUND_TRIP = {
@@ -61,7 +60,7 @@ def test_round_trip_on_ordinary_and_clock_change_days(small_market, day):
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    units=st.integers(min_value=7, max_value=45),
+    units=st.integers(min_value=9, max_value=45),
     seed=st.integers(min_value=0, max_value=10_000),
     day=st.dates(min_value=dt.date(2022, 1, 1), max_value=dt.date(2025, 12, 31)),
     run=st.sampled_from(RUN_TYPES),
@@ -86,7 +85,8 @@ def test_structure_and_identities_of_the_text(sf_file):
     ids = [r[0] for r in records]
     assert ids[0] == "AAA" and ids[1] == "SRH" and ids[-1] == "ZZZ"
     assert int(records[-1][1]) == len(records)
-    assert records[0][3] == generated.file_name.stamp  # AAA creation time = file name stamp
+    assert records[0][1:4] == ["S0142013", "D", generated.file_name.stamp]  # AAA creation time = file name stamp
+    assert records[0][9] == "OPER"
     for rid in ("SPI", "MD1", "DB1", "TRA", "BPI", "BO3", "BO4", "BO6", "BO7", "MEL", "MIL", "RDE", "RDI", "RUE", "RUI",
                 "BPH", "APC", "SP7", "SSD", "MD2", "DB2", "PPC", "APD", "APB", "BP7", "MVR"):  # fmt: skip
         assert rid in ids, rid
@@ -96,6 +96,7 @@ def test_structure_and_identities_of_the_text(sf_file):
     srh = records[1][1:8]
     spi = {int(r[1]): r for r in records if r[0] == "SPI"}
     ssd_by_period: dict[int, set[str]] = defaultdict(set)
+    bpi_tu = {r[1]: r[2] for r in records if r[0] == "BPI"}
     period = None
     for r in records[first_bph:-1]:
         if r[0] == "BPH":
@@ -104,13 +105,44 @@ def test_structure_and_identities_of_the_text(sf_file):
             period = int(r[1])
         elif r[0] == "SSD":
             ssd_by_period[period].add("|".join(r))
-            assert r[5:7] == spi[period][2:4]  # SSD 5-6 = SPI 2-3
+            assert r[5:7] == spi[period][2:4] and r[77] == spi[period][53]  # SSD 5-6 = SPI 2-3, SSD 77 = SPI 53
         elif r[0] == "BP7":
-            assert Decimal(r[7]) - Decimal(r[8]) == Decimal(r[6])  # BP7 6 = BP7 7 - BP7 8, exactly
+            # BP7 6 = |BP7 7 - BP7 8| exactly, never negative (the real profile: not the signed difference)
+            assert Decimal(r[6]) == abs(Decimal(r[7]) - Decimal(r[8]))
+            assert Decimal(r[7]) == Decimal(r[4]) + Decimal(r[5])  # expected = FPN + balancing services volume
+            # the trading-unit rule: BPI 2 blank -> BP7 13 is the unit's own id; else BPI 2 = BP7 13
+            assert r[13] == (bpi_tu[r[1]] or r[1])
             if r[22]:
                 expected = (Decimal(r[22]) * Decimal(spi[period][53])).quantize(Decimal("0.01"), ROUND_HALF_UP)
                 assert expected == Decimal(r[25])  # BP7 25 = BP7 22 x SPI 53, to the penny
     assert all(len(v) == 1 for v in ssd_by_period.values())  # SSD identical under every party
+    assert any(not tu for tu in bpi_tu.values()) and any(tu for tu in bpi_tu.values())
+    body = generated.text.decode("utf-8-sig")
+    assert records[-1][2] == str(idd_checksum(body.encode()))  # ZZZ 2: the NETA IDD checksum
+
+
+def test_settlement_identities_hold(sf_file):
+    """Per period the parties' RCRC (PPC 6) sums to their energy imbalance cashflows (PPC 3); a
+    party's PPC 6 is the sum of its APD 5; PPC 2 the BO4 cashflows of its units; PPC 10 its BP7 25."""
+    _, generated = sf_file
+    tables = {n: pl.from_arrow(t) for n, t in parse_bytes(generated.text, "x.gz").tables.items()}
+    outcomes = {o.check: o for o in quality.identity_outcomes(tables)}
+    assert set(outcomes) == {"rcrc_balances_energy_imbalance", "rcrc_matches_accounts", "bm_cashflow_matches_bo4"}
+    assert all(o.passed for o in outcomes.values()), [o.description for o in outcomes.values()]
+    ppc = tables["party_period"]
+    per_period = ppc.group_by("settlement_period").agg(pl.col("residual_cashflow_reallocation_gbp").sum().round(2),
+                                                       pl.col("energy_imbalance_cashflow_gbp").sum().round(2))  # fmt: skip
+    assert (per_period["residual_cashflow_reallocation_gbp"] == per_period["energy_imbalance_cashflow_gbp"]).all()  # to the penny
+    assert (ppc["residual_cashflow_reallocation_gbp"] != 0).sum() > 50  # not vacuous
+    units = tables["bm_unit_period"]
+    bp7_25 = units.group_by("lead_party_id", "settlement_period").agg(pl.col("supplier_compensation_cashflow_gbp").sum().round(2),
+                                                                     filled=pl.col("supplier_compensation_cashflow_gbp").is_not_null().any())  # fmt: skip
+    paid = ppc.join(bp7_25, left_on=["party_id", "settlement_period"], right_on=["lead_party_id", "settlement_period"])
+    assert paid["supplier_compensation_cashflow_gbp"].is_not_null().sum() == paid["filled"].sum() > 0
+    filled = paid.filter(pl.col("filled"))
+    assert (filled["supplier_compensation_cashflow_gbp"] == filled["supplier_compensation_cashflow_gbp_right"]).all()
+    assert (units["information_imbalance_volume_mwh"] >= 0).all()
+    assert (tables["account_period"]["residual_cashflow_reallocation_proportion"] < 0).any()  # RCRP can be negative
 
 
 def test_party_cashflow_is_the_sum_of_its_bo4_cashflows(sf_file):
@@ -134,23 +166,36 @@ def test_every_unit_prefix_has_a_lead_party_of_the_right_kind():
     market = SyntheticMarket.build(200, seed=5)
     units = market.units.join(market.parties, on="party_index")
     prefixes = Counter(units["prefix"])
-    assert set(prefixes) == {"T_", "E_", "I_", "2__", "C__", "V__", "M_"}
+    assert set(prefixes) == {"T_", "E_", "I_", "2__", "C__", "V__", "M_", "T__", "E__"}
     roles = {p: set(units.filter(pl.col("prefix") == p)["role"]) for p in prefixes}
     assert roles["V__"] == {"vlp"} and roles["2__"] == {"supplier"} and roles["C__"] == {"supplier"}
-    assert roles["T_"] <= {"generator"} and roles["I_"] == {"interconnector"}
+    assert roles["T_"] | roles["T__"] | roles["E__"] <= {"generator"} and roles["I_"] == {"interconnector"}
     assert units["bm_unit_id"].n_unique() == units.height
-    tiny = SyntheticMarket.build(7, seed=1)
+    tiny = SyntheticMarket.build(9, seed=1)
     assert set(tiny.units["prefix"]) == set(prefixes)  # one of each, even at the minimum
-    with pytest.raises(ValueError, match="at least 7"):
-        SyntheticMarket.build(6)
+    with pytest.raises(ValueError, match="at least 9"):
+        SyntheticMarket.build(8)
 
 
 def test_real_scale_default_market():
+    """The market of the real files: prefix mix, parties, trading units, party ids as text."""
     market = SyntheticMarket.build(DEFAULT_UNITS, seed=0)
     assert DEFAULT_UNITS == 8000 and market.units.height == 8000
-    assert 400 <= market.parties.height <= 550  # real files: about 479 parties
-    blank = market.units["trading_unit_name"].null_count() / market.units.height
-    assert 0.15 < blank < 0.4  # "blank for about a quarter of units"
+    assert 400 <= market.parties.height <= 550  # real files: 478-479 parties
+    shares = market.units.group_by("prefix").len().with_columns(share=pl.col("len") / 8000)
+    share = dict(zip(shares["prefix"], shares["share"]))
+    assert 0.31 < share["2__"] < 0.39 and 0.33 < share["C__"] < 0.44 and 0.13 < share["I_"] < 0.16  # R3 / SF shares
+    assert 1 <= share["T__"] * 8000 <= 5 and 1 <= share["E__"] * 8000 <= 4
+    own = market.units["trading_unit_name"].null_count() / market.units.height
+    assert 0.2 < own < 0.27  # BPI 2 blank on 24.6% / 22.5% of rows of the real files
+    names = set(market.units["trading_unit_name"].drop_nulls())
+    assert 48 <= len(names) <= 53  # 50-51 distinct BPI 2 values: DEFAULT__A..P and the multi-unit trading units
+    assert {f"DEFAULT__{g}" for g in "ABCDEFGHJKLMNP"} <= names and "CONNAH'S QUAY PS TRADING  UNIT" in names
+    members = market.units.drop_nulls("trading_unit_name").group_by("trading_unit_name").len()
+    assert members["len"].min() >= 2  # a named trading unit has several units
+    ids = market.parties["party_id"]
+    assert ids.str.contains(r"^\d{8}$").sum() >= 1 and ids.n_unique() == ids.len()  # numeric-looking ids, as text
+    assert 0.2 < (market.parties["role"] == "vlp").mean() < 0.3  # PPC 9 is filled for 114 of 479 parties
 
 
 def test_same_seed_same_bytes_and_other_seed_other_bytes(tmp_path):
@@ -204,15 +249,36 @@ def test_an_occasional_byte_order_mark(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_scale_file(tmp_path):
-    """About 8,000 units and 1.5 million lines, and parsed back in full."""
-    generated = generate_file(SyntheticMarket.build(DEFAULT_UNITS, seed=0), dt.date(2024, 10, 2), "SF")
-    assert 1_400_000 <= generated.line_count <= 1_700_000
-    path = generated.write(tmp_path)
-    assert 10_000_000 < path.stat().st_size < 20_000_000
-    parsed = parse_file(path)
+def test_real_scale_file(real_scale_file):
+    """About 8,000 units, 1.5 million lines and 11-12 MB compressed, and parsed back in full."""
+    assert 1_450_000 <= real_scale_file.line_count <= 1_650_000  # real files: 190 lines a BM unit
+    assert 10_800_000 < real_scale_file.path.stat().st_size < 12_500_000  # real files: 10.9 / 12.4 MB
+    parsed = parse_file(real_scale_file.path)
     assert parsed.row_counts["bm_unit_period"] == 8000 * 48
 
+
+# Tolerances of the comparison with the real files: a share (of lines, of records, of BM units)
+# may differ by 40% of itself and 0.5 percentage points from the nearer of the two real files.
+RELATIVE_TOLERANCE, ABSOLUTE_FLOOR = 0.4, 0.005
+
+
+@pytest.mark.slow
+def test_real_scale_file_matches_the_real_profile(real_scale_file):
+    """The profile of a calibrated real-scale file against the facts of the two real 2026 files
+    (fixtures/real_profile_facts.json): every record proportion, prefix share, BP7 18-25 fill and
+    field shape the facts state is within tolerance of at least one of them, and every fact of the
+    layout report holds."""
+    facts = json.loads((FIXTURES / "real_profile_facts.json").read_text())
+    profile = profile_file(real_scale_file.path)
+    beyond = [set(compare(profile, real, RELATIVE_TOLERANCE, ABSOLUTE_FLOOR)) for real in facts["profiles"]]
+    topics = [{d.split(":")[0]: d for d in differences} for differences in beyond]
+    against_both = sorted(set(topics[0]) & set(topics[1]))
+    assert not against_both, "\n".join(topics[0][t] + " | SF: " + topics[1][t].split(":", 1)[1] for t in against_both)
+    report = {f["fact"]: f for f in profile["layout_report"]}
+    assert all(f["confirmed"] for f in report.values()), [f for f in report.values() if not f["confirmed"]]
+    assert report["trading_unit_rule"]["counts"]["blank_and_own_id"] > 0
+    assert report["trailer_checksum"]["counts"]["verdict"] == "matches"
+    assert 45 <= profile["fields"]["BPI"]["2"]["distinct"] <= 55
 
 
 def test_df_is_stamped_on_the_calendars_assumed_date():

@@ -41,6 +41,7 @@ PARTY_ROLES = (("supplier", 0.25), ("vlp", 0.24), ("generator", 0.23), ("interco
 # with many units are always active.
 ACTIVE_SHARE = {"supplier": 0.45, "vlp": 0.35, "generator": 0.55, "interconnector": 0.5, "trader": 0.35}
 ALWAYS_ACTIVE_UNITS = 20
+SMALL_MARKET_PARTIES = 50  # in a demo-sized market every party settles something
 UNITS_PER_PARTY = 16  # 7,652 units and 479 parties in the R3 file
 NUMERIC_PARTY_SHARE = 2 / 479  # `20222033` and `45274649`
 # Interconnector legs (I_<interconnector><D|G>-<party code><n>), as in `I_I2D-EZPD1`.
@@ -94,7 +95,7 @@ class SyntheticMarket:
         held = units.group_by("party_index").len()
         parties = parties.join(held, on="party_index", how="left").with_columns(
             active=(pl.Series(rng.random(n_parties)) < pl.col("role").replace_strict(ACTIVE_SHARE, return_dtype=pl.Float64))
-            | (pl.col("len").fill_null(0) >= ALWAYS_ACTIVE_UNITS)).drop("len")
+            | (pl.col("len").fill_null(0) >= ALWAYS_ACTIVE_UNITS) | (n_parties < SMALL_MARKET_PARTIES)).drop("len")
         units = units.unique("bm_unit_id", keep="first", maintain_order=True)
         # BPI order in real files is by unit id; BP7 order is by party, then unit id.
         units = units.sort("bm_unit_id").with_row_index("unit_index").with_columns(pl.col("unit_index").cast(pl.Int64))
@@ -111,8 +112,9 @@ class SyntheticMarket:
 def _allocate(total: int, shares: tuple[tuple[str, float], ...]) -> dict[str, int]:
     """`total` split by `shares`, at least one of each, the rounding taken by the biggest."""
     counts = {name: max(1, round(total * share)) for name, share in shares}
-    biggest = max(counts, key=counts.get)  # type: ignore[arg-type]
-    counts[biggest] += total - sum(counts.values())
+    while sum(counts.values()) > total:  # small totals: the minimum of one each comes out of the biggest
+        counts[max(counts, key=counts.get)] -= 1  # type: ignore[arg-type]
+    counts[max(counts, key=counts.get)] += total - sum(counts.values())  # type: ignore[arg-type]
     return counts
 
 
