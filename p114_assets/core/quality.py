@@ -30,7 +30,7 @@ from p114_assets.core.s0142.parser import check_name_matches_header, inspect_fil
 from p114_assets.core.s0142.tables import RAW_TABLES, TableSpec
 from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_day
 
-Severity = Literal["ERROR", "WARN"]
+Severity = Literal["ERROR", "WARN", "INFO"]  # INFO: shown, never failed on (the trailer checksum)
 SAMPLE_ROWS = 10  # failing rows shown with an outcome
 
 _DTYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64, "date": pl.Date, "timestamp": pl.Datetime("us"),
@@ -96,12 +96,18 @@ class Rule:
 PERIODS_PER_DAY = Rule("periods_per_day", "ERROR", "periods 1..N present, N = 46 / 48 / 50 from the length of the day in Europe/London")
 EVERY_UNIT_EVERY_PERIOD = Rule("every_unit_every_period", "ERROR", "every BM unit has every period of the day")
 NO_DUPLICATE_UNIT_PERIODS = Rule("no_duplicate_unit_periods", "ERROR", "no (BM unit, period) appears twice")
-BPI_MATCHES_BP7 = Rule("bpi_matches_bp7", "ERROR", "every BPI has its BP7 twin and agrees with it")
+BPI_MATCHES_BP7 = Rule("bpi_matches_bp7", "ERROR",
+                       "every BPI has its BP7 twin and agrees with it; BPI 2 blank means BP7 13 is the unit's own id, "
+                       "otherwise BPI 2 = BP7 13 (the trading-unit rule of real files)")  # fmt: skip
 SCHEMA = Rule("schema", "ERROR", "pandera: column types, nullability, periods in 1..50, run type in the seven codes")
 VALUE_RANGES_RULE = Rule("value_ranges", "WARN",
-                         "pandera: TLM near 1, prices within sane bounds, non-delivery >= 0, volumes of the right sign")
+                         "pandera: TLM near 1, prices within sane bounds, non-delivery >= 0, volumes of the right sign, "
+                         "information imbalance volume >= 0, reallocation proportions in [-1, 1]")
 HEADER_MATCHES_PARTITION = Rule("header_matches_partition", "ERROR", "AAA/SRH date and run type equal the partition and the file name")
 TRAILER_LINE_COUNT = Rule("trailer_line_count", "ERROR", "the ZZZ trailer counts the lines of the file")
+TRAILER_CHECKSUM = Rule("trailer_checksum", "INFO",
+                        "ZZZ 2 against the NETA IDD Part 1 checksum: matches / differs / absent, shown and never failed on "
+                        "until a real file confirms the algorithm [I]")  # fmt: skip
 ONE_RUN_PER_DATE = Rule("one_run_per_date", "ERROR", "exactly one run type per settlement date")
 VLP_UNITS_STILL_PRESENT = Rule("vlp_units_still_present", "WARN",
                                "VLP (V__) units seen on the previous canonical date are still present")
@@ -156,7 +162,8 @@ def no_duplicate_unit_periods(df: pl.DataFrame) -> Outcome:
 
 
 def bpi_matches_bp7(df: pl.DataFrame) -> Outcome:
-    """A twin is the BP7 of the same unit and period; they must agree field by field."""
+    """A twin is the BP7 of the same unit and period; they must agree field by field, the trading unit
+    by the rule of real files (the parser applies it and writes what disagrees to `bpi_bp7_mismatch`)."""
     bad = df.filter(
         pl.col("bpi_bp7_mismatch").is_not_null() | pl.col("bpi_line_number").is_null() | pl.col("bp7_line_number").is_null()
     ).select(
@@ -351,14 +358,28 @@ def validate_file(path: str | Path) -> list[tuple[str, Outcome | None]]:
         Outcome("gzip_body", True, "ERROR", f"{h.compressed_bytes:,} bytes -> {h.uncompressed_bytes:,} bytes"),
         Outcome("header", True, "ERROR", f"{h.flow_version}, {h.settlement_date} {h.run_type}, stamp {h.publication_stamp}"),
         trailer_line_count(h),
+        checksum_outcome(h),
         Outcome("records", True, "ERROR", ", ".join(f"{n} {c:,}" for n, c in parsed.row_counts.items())),
         header_matches_partition(h),
     ]
     results += [(o.check, o) for o in checked]
-    for name, table in parsed.tables.items():
-        for outcome in partition_outcomes(RAW_TABLES[name], pl.from_arrow(table), h.settlement_date):
+    frames = {name: pl.from_arrow(table) for name, table in parsed.tables.items()}
+    for name, frame in frames.items():
+        for outcome in partition_outcomes(RAW_TABLES[name], frame, h.settlement_date):
             results.append((f"{name}.{outcome.check}", outcome))
+    for identity, outcome in zip(IDENTITIES, identity_outcomes(frames)):
+        results.append((f"{identity.asset}.{outcome.check}", outcome))
     return results
+
+
+def checksum_outcome(header) -> Outcome:
+    """ZZZ 2 against the NETA IDD Part 1 checksum the parser computed: "matches", "differs" or
+    "absent". Shown, never failed on, until a real file confirms that ZZZ 2 is that checksum [I]."""
+    verdict = header.checksum_matches
+    printed = header.checksum or "blank"
+    return TRAILER_CHECKSUM.outcome(True, f"{verdict}: ZZZ 2 is {printed}, the IDD checksum of the records is "
+                                          f"{header.checksum_computed} (unconfirmed for Portal copies, so it fails nothing)",
+                                    metadata={"checksum": verdict})  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,11 +391,20 @@ def _penny_rounding(terms: pl.Expr) -> pl.Expr:
     return terms * 0.005 + 1e-6
 
 
+RCRC_BALANCES_ENERGY_IMBALANCE = Rule(
+    "rcrc_balances_energy_imbalance", "WARN",
+    "per period, the parties' RCRC (PPC 6, + = credit) sums to their energy imbalance cashflows (PPC 3, + = debit): the "
+    "residual cashflow is the energy imbalance pot shared out by the reallocation proportions [I]")  # fmt: skip
+RCRC_MATCHES_ACCOUNTS = Rule("rcrc_matches_accounts", "WARN",
+                             "a party's RCRC (PPC 6) equals the sum of its accounts' RCRC charges (APD 5) [I]")
+BM_CASHFLOW_MATCHES_BO4 = Rule("bm_cashflow_matches_bo4", "WARN",
+                               "a party's BM unit cashflow (PPC 2) equals the BO4 14 + 15 cashflows of the units it leads [I]")
+
+
 def rcrc_balances_energy_imbalance(party_period: pl.DataFrame) -> Outcome:
     """Per period, the RCRC of all parties (PPC 6, + = credit) sums to their energy imbalance
     cashflows (PPC 3, + = debit): the residual cashflow is the energy imbalance pot, shared out by
     the reallocation proportions (BSC Section T) [I]."""
-    name = "rcrc_balances_energy_imbalance"
     per = (party_period.group_by("settlement_period")
            .agg(rcrc_total_gbp=pl.col("residual_cashflow_reallocation_gbp").sum(),
                 energy_imbalance_total_gbp=pl.col("energy_imbalance_cashflow_gbp").sum(), parties=pl.len())
@@ -385,14 +415,13 @@ def rcrc_balances_energy_imbalance(party_period: pl.DataFrame) -> Outcome:
                    if off.is_empty() else
                    f"{off.height} of {per.height} periods: the parties' RCRC (PPC 6) does not sum to their energy "
                    f"imbalance cashflows (PPC 3)")  # fmt: skip
-    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+    return RCRC_BALANCES_ENERGY_IMBALANCE.outcome(off.is_empty(), description, None if off.is_empty() else _sample(off),
                    {"periods": per.height, "periods_differing": off.height,
                     "largest_difference_gbp": float(per["difference_gbp"].abs().max() or 0.0)})  # fmt: skip
 
 
 def rcrc_matches_accounts(party_period: pl.DataFrame, account_period: pl.DataFrame) -> Outcome:
     """A party's RCRC in a period (PPC 6) is the sum of its accounts' RCRC charges (APD 5) [I]."""
-    name = "rcrc_matches_accounts"
     key = ["party_id", "settlement_period"]
     accounts = account_period.group_by(key).agg(
         accounts_rcrc_gbp=pl.col("residual_cashflow_reallocation_charge_gbp").sum(), accounts=pl.len())
@@ -402,14 +431,13 @@ def rcrc_matches_accounts(party_period: pl.DataFrame, account_period: pl.DataFra
     off = joined.filter(pl.col("difference_gbp").abs() > _penny_rounding(pl.col("accounts").fill_null(0) + 1)).sort(key)
     description = (f"{joined.height:,} party periods: PPC 6 equals the sum of the party's APD 5" if off.is_empty()
                    else f"{off.height:,} of {joined.height:,} party periods: PPC 6 differs from the sum of the party's APD 5")  # fmt: skip
-    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+    return RCRC_MATCHES_ACCOUNTS.outcome(off.is_empty(), description, None if off.is_empty() else _sample(off),
                    {"party_periods": joined.height, "party_periods_differing": off.height})  # fmt: skip
 
 
 def bm_cashflow_matches_bo4(party_period: pl.DataFrame, bid_offer_pair: pl.DataFrame, bm_unit_period: pl.DataFrame) -> Outcome:
     """A party's BM unit cashflow in a period (PPC 2) is the sum of the bid and offer cashflows
     (BO4 14 + 15) of the BM units it leads (the party whose BPH block holds the unit's BP7) [I]."""
-    name = "bm_cashflow_matches_bo4"
     key = ["party_id", "settlement_period"]
     lead = bm_unit_period.select("bm_unit_id", pl.col("lead_party_id").alias("party_id")).unique("bm_unit_id")
     pairs = (bid_offer_pair.select("bm_unit_id", "settlement_period", "bid_cashflow_gbp", "offer_cashflow_gbp")
@@ -422,40 +450,44 @@ def bm_cashflow_matches_bo4(party_period: pl.DataFrame, bid_offer_pair: pl.DataF
     off = joined.filter(pl.col("difference_gbp").abs() > _penny_rounding(pl.col("pairs").fill_null(0) * 2 + 1)).sort(key, nulls_last=True)
     description = (f"{joined.height:,} party periods: PPC 2 equals the BO4 cashflows of the party's units" if off.is_empty()
                    else f"{off.height:,} of {joined.height:,} party periods: PPC 2 differs from the BO4 cashflows of the party's units")  # fmt: skip
-    return Outcome(name, off.is_empty(), "WARN", description, None if off.is_empty() else _sample(off),
+    return BM_CASHFLOW_MATCHES_BO4.outcome(off.is_empty(), description, None if off.is_empty() else _sample(off),
                    {"party_periods": joined.height, "party_periods_differing": off.height})  # fmt: skip
 
 
 @dataclass(frozen=True)
-class IdentityRule:
-    """A settlement identity across raw tables of one partition, reported on `asset` (WARN)."""
+class Identity:
+    """A settlement identity across the raw tables of one partition: its rule, the asset its check
+    sits on, and the tables it reads (in the order its function takes them)."""
 
-    name: str
+    rule: Rule
     asset: str
     tables: tuple[str, ...]
-    description: str
     evaluate: Callable[..., Outcome]
-    severity: Severity = "WARN"
 
     def outcome(self, tables: dict[str, pl.DataFrame]) -> Outcome:
         return self.evaluate(*(tables[t] for t in self.tables))
 
 
-IDENTITY_RULES: tuple[IdentityRule, ...] = (
-    IdentityRule("rcrc_balances_energy_imbalance", "party_period", ("party_period",),
-                 "per period, the parties' RCRC (PPC 6) sums to their energy imbalance cashflows (PPC 3) [I]",
-                 rcrc_balances_energy_imbalance),
-    IdentityRule("rcrc_matches_accounts", "party_period", ("party_period", "account_period"),
-                 "a party's RCRC (PPC 6) equals the sum of its accounts' RCRC charges (APD 5) [I]", rcrc_matches_accounts),
-    IdentityRule("bm_cashflow_matches_bo4", "party_period", ("party_period", "bid_offer_pair", "bm_unit_period"),
-                 "a party's BM unit cashflow (PPC 2) equals the BO4 14 + 15 cashflows of the units it leads [I]",
-                 bm_cashflow_matches_bo4),
+IDENTITIES: tuple[Identity, ...] = (
+    Identity(RCRC_BALANCES_ENERGY_IMBALANCE, "party_period", ("party_period",), rcrc_balances_energy_imbalance),
+    Identity(RCRC_MATCHES_ACCOUNTS, "party_period", ("party_period", "account_period"), rcrc_matches_accounts),
+    Identity(BM_CASHFLOW_MATCHES_BO4, "party_period", ("party_period", "bid_offer_pair", "bm_unit_period"), bm_cashflow_matches_bo4),
 )  # fmt: skip
+
+
+# The columns the identities read, per table (a check reads only these from the warehouse).
+IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "party_period": ("party_id", "settlement_period", "bm_unit_cashflow_gbp", "energy_imbalance_cashflow_gbp",
+                     "residual_cashflow_reallocation_gbp"),
+    "account_period": ("party_id", "settlement_period", "residual_cashflow_reallocation_charge_gbp"),
+    "bid_offer_pair": ("bm_unit_id", "settlement_period", "bid_cashflow_gbp", "offer_cashflow_gbp"),
+    "bm_unit_period": ("bm_unit_id", "lead_party_id"),
+}  # fmt: skip
 
 
 def identity_outcomes(tables: dict[str, pl.DataFrame]) -> list[Outcome]:
     """Every settlement identity on the raw tables of one partition."""
-    return [rule.outcome(tables) for rule in IDENTITY_RULES]
+    return [identity.outcome(tables) for identity in IDENTITIES]
 
 
 def vlp_cashflow_reconciles(rows: pl.DataFrame) -> Outcome:

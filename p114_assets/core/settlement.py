@@ -123,8 +123,8 @@ def settlement_periods(start: dt.date, end: dt.date) -> pl.DataFrame:
 class UnitKind(str, Enum):
     """What a BM unit id names, by its prefix (S0142_FORMAT.md, "BM unit ids")."""
 
-    TRANSMISSION = "transmission"  # T_
-    EMBEDDED = "embedded"  # E_
+    TRANSMISSION = "transmission"  # T_, T__
+    EMBEDDED = "embedded"  # E_, E__
     INTERCONNECTOR = "interconnector"  # I_
     SUPPLIER = "supplier"  # 2__ base units and C__ CfD supplier units
     SECONDARY = "secondary"  # V__ secondary units of Virtual Lead Parties
@@ -132,11 +132,14 @@ class UnitKind(str, Enum):
     OTHER = "other"
 
 
-# Longest prefixes first: "2__" and "C__" must not be read as anything shorter.
+# Longest prefixes first: "2__" and "C__" must not be read as anything shorter. `T__` and `E__` are
+# real prefixes (3 and 2 units in the 2026 files profiled in S0142_FORMAT.md), classed with T_ / E_.
 UNIT_PREFIXES: tuple[tuple[str, UnitKind], ...] = (
     ("2__", UnitKind.SUPPLIER),
     ("C__", UnitKind.SUPPLIER),
     ("V__", UnitKind.SECONDARY),
+    ("T__", UnitKind.TRANSMISSION),
+    ("E__", UnitKind.EMBEDDED),
     ("T_", UnitKind.TRANSMISSION),
     ("E_", UnitKind.EMBEDDED),
     ("I_", UnitKind.INTERCONNECTOR),

@@ -48,12 +48,14 @@ class Warehouse(dg.ConfigurableResource):
         written to them."""
         raise NotImplementedError
 
-    def read_partition(self, table: str, settlement_date: dt.date, run_type: str | None = None) -> pa.Table:
-        """Every row of one settlement date (and run type, for raw tables)."""
+    def read_partition(self, table: str, settlement_date: dt.date, run_type: str | None = None,
+                       columns: Sequence[str] | None = None) -> pa.Table:  # fmt: skip
+        """Every row of one settlement date (and run type, for raw tables): all columns, or `columns`."""
         where = f"settlement_date = DATE '{settlement_date.isoformat()}'"
         if run_type is not None:
             where += f" AND run_type = '{run_type}'"
-        return self.query(f"SELECT * FROM {SCHEMA}.{table} WHERE {where}")
+        selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+        return self.query(f"SELECT {selected} FROM {SCHEMA}.{table} WHERE {where}")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run a read-only query. Table names are written `p114.<table>`."""

@@ -248,7 +248,8 @@ def vlp_revenue_daily(start: dt.date, end: dt.date) -> str:
 def vlp_party_daily(start: dt.date, end: dt.date) -> str:
     """Every party leading at least one VLP unit on a date, with its day's PPC items of the
     canonical run and its net settlement position = BM cashflow - non-delivery charge - energy
-    imbalance cashflow + RCRC (+ = the party is paid)."""
+    imbalance cashflow + RCRC (+ = the party is paid); beside it the compensation cashflows (PPC 9,
+    + = debit; PPC 10, + = credit; both [I]) and the position after them."""
     return f"""
     WITH vlp_parties AS (
         SELECT settlement_date, lead_party_id AS party_id, run_type, publication_ts, COUNT(DISTINCT bm_unit_id) AS vlp_units
@@ -259,7 +260,9 @@ def vlp_party_daily(start: dt.date, end: dt.date) -> str:
     charges AS (
         SELECT p.settlement_date, p.party_id,
                SUM(p.bm_unit_cashflow_gbp) AS cashflow, SUM(p.non_delivery_charge_gbp) AS non_delivery,
-               SUM(p.energy_imbalance_cashflow_gbp) AS imbalance, SUM(p.residual_cashflow_reallocation_gbp) AS rcrc
+               SUM(p.energy_imbalance_cashflow_gbp) AS imbalance, SUM(p.residual_cashflow_reallocation_gbp) AS rcrc,
+               SUM(p.vlp_compensation_cashflow_gbp) AS vlp_compensation,
+               SUM(p.supplier_compensation_cashflow_gbp) AS supplier_compensation
         FROM {SCHEMA}.party_period AS p
         JOIN vlp_parties AS v
           ON p.settlement_date = v.settlement_date AND p.party_id = v.party_id
@@ -272,7 +275,11 @@ def vlp_party_daily(start: dt.date, end: dt.date) -> str:
            ROUND(c.non_delivery, 2) AS non_delivery_charge_gbp,
            ROUND(c.imbalance, 2) AS energy_imbalance_cashflow_gbp,
            ROUND(c.rcrc, 2) AS residual_cashflow_reallocation_gbp,
-           ROUND(c.cashflow - c.non_delivery - c.imbalance + c.rcrc, 2) AS net_settlement_position_gbp
+           ROUND(c.cashflow - c.non_delivery - c.imbalance + c.rcrc, 2) AS net_settlement_position_gbp,
+           ROUND(c.vlp_compensation, 2) AS vlp_compensation_cashflow_gbp,
+           ROUND(c.supplier_compensation, 2) AS supplier_compensation_cashflow_gbp,
+           ROUND(c.cashflow - c.non_delivery - c.imbalance + c.rcrc
+                 - COALESCE(c.vlp_compensation, 0) + COALESCE(c.supplier_compensation, 0), 2) AS net_position_after_compensation_gbp
     FROM vlp_parties AS v
     LEFT JOIN charges AS c ON v.settlement_date = c.settlement_date AND v.party_id = c.party_id
     """

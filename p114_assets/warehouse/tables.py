@@ -89,6 +89,14 @@ VLP_PARTY_DAILY = TableSpec(
         Column("energy_imbalance_cashflow_gbp", "float", "sum of PPC 3; + = debit"),
         Column("residual_cashflow_reallocation_gbp", "float", "sum of PPC 6; + = credit"),
         Column("net_settlement_position_gbp", "float", "BM cashflow - non-delivery - energy imbalance + RCRC; + = paid to the party"),
+        Column("vlp_compensation_cashflow_gbp", "float",
+               "sum of PPC 9 [I], the Virtual Lead Party compensation cashflow; + = debit (paid by the party, as APC 11 "
+               "[V]); NULL where the file leaves PPC 9 blank", "I"),
+        Column("supplier_compensation_cashflow_gbp", "float",
+               "sum of PPC 10 [I], the supplier compensation cashflow; + = credit (as APC 12 [V]); NULL where blank", "I"),
+        Column("net_position_after_compensation_gbp", "float",
+               "net settlement position - VLP compensation + supplier compensation (blank counts 0); + = paid to the "
+               "party; rests on PPC 9 and 10, both [I]", "I"),
     ),
     key=("settlement_date", "party_id"),
     cluster_by=("run_type",),

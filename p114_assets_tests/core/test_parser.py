@@ -97,7 +97,7 @@ def test_bm_unit_period_joins_bpi_and_bp7(parsed):
     assert drax["transmission_loss_factor"] == -0.0087655
     assert drax["transmission_loss_multiplier"] == 0.9912345
     assert drax["applicable_balancing_services_volume_mwh"] == 5.0
-    assert drax["trading_unit_name"] is None  # blank is NULL
+    assert drax["trading_unit_name"] == "T_DRAX-1"  # its own trading unit: BPI 2 blank, BP7 13 its own id
     assert drax["secondary_compensation_volume_mwh"] is None  # blank on a T_ unit
     assert (drax["bpi_line_number"], drax["bp7_line_number"]) == (7, 35)
     assert drax["bpi_bp7_mismatch"] is None and drax["extra_fields"] is None
@@ -136,7 +136,7 @@ def test_party_and_account_period(parsed):
     assert drax["energy_imbalance_cashflow_gbp"] == -20.0 and drax["non_delivery_charge_gbp"] == 12.3
     assert row(ppc, party_id="GOLD", settlement_period=1)["residual_cashflow_reallocation_gbp"] == -1.2
     assert row(ppc, party_id="FLEX", settlement_period=2)["bm_unit_cashflow_gbp"] == 143.25
-    assert drax["ppc_07"] is None and drax["compensation_cashflow_9_gbp"] == 0.0
+    assert drax["ppc_07"] is None and drax["vlp_compensation_cashflow_gbp"] == 0.0
 
     apd = frame(parsed, "account_period")
     gold = row(apd, party_id="GOLD", settlement_period=2)

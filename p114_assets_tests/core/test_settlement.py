@@ -66,6 +66,8 @@ def test_parse_run_types():
         ("C__AEDFC001", UnitKind.SUPPLIER),
         ("V__FCNRG001", UnitKind.SECONDARY),
         ("T_DRAXX-1", UnitKind.TRANSMISSION),
+        ("T__JKENT001", UnitKind.TRANSMISSION),  # T__ and E__ are real prefixes too (S0142_FORMAT.md, real profile)
+        ("E__BLSBY-1", UnitKind.EMBEDDED),
         ("E_BROCK-1", UnitKind.EMBEDDED),
         ("I_IED-FRA1", UnitKind.INTERCONNECTOR),
         ("M_NOMX-1", UnitKind.MISCELLANEOUS),

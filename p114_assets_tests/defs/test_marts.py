@@ -91,6 +91,9 @@ def test_vlp_revenue_to_the_penny(env):
     assert (party["bm_cashflow_gbp"], party["non_delivery_charge_gbp"], party["energy_imbalance_cashflow_gbp"],
             party["residual_cashflow_reallocation_gbp"]) == (373.75, 4.25, 9.40, 1.50)  # fmt: skip
     assert party["net_settlement_position_gbp"] == 361.60  # 373.75 - 4.25 - 9.40 + 1.50
+    # PPC 9 (VLP compensation, + = debit): 2.50 + 1.25; PPC 10 (supplier compensation, + = credit): blank + 0.40
+    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (3.75, 0.40)
+    assert party["net_position_after_compensation_gbp"] == 358.25  # 361.60 - 3.75 + 0.40
 
 
 def test_a_more_mature_run_moves_the_marts_to_its_figures(env):
@@ -106,6 +109,8 @@ def test_a_more_mature_run_moves_the_marts_to_its_figures(env):
     (party,) = rows(env, "vlp_party_daily")
     # 373.75 - 1.10 - (11.90 - 3.00) + (1.05 + 0.40) = 365.20
     assert (party["run_type"], party["net_settlement_position_gbp"]) == ("SF", 365.20)
+    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (0.0, 0.0)  # printed 0
+    assert party["net_position_after_compensation_gbp"] == 365.20
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "vlp_cashflow_reconciles")
     assert check.passed and check.metadata["parties_compared"].value == 1
 

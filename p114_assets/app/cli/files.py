@@ -95,7 +95,9 @@ def validate(file):
     """Run the per-file checks on one S0142 file, without a warehouse.
 
     One line per check: PASS / FAIL / SKIP (not run after an earlier failure), severity, name,
-    reason. Exit status 1 when an ERROR check fails; WARN failures are printed but exit 0.
+    reason; the settlement identities are WARN checks; the ZZZ checksum is shown as INFO ("matches"
+    or "differs" from the IDD algorithm) and fails nothing. Exit status 1 when an ERROR check fails;
+    WARN failures are printed but exit 0.
     """
     from p114_assets.core.quality import validate_file
 
@@ -104,11 +106,86 @@ def validate(file):
         if outcome is None:
             click.echo(f"SKIP  -      {name:45} not run")
             continue
-        status = "PASS" if outcome.passed else "FAIL"
-        click.echo(f"{status}  {outcome.severity:5}  {name:45} {outcome.description}")
+        status = "INFO" if outcome.severity == "INFO" else "PASS" if outcome.passed else "FAIL"
+        click.echo(f"{status}  {outcome.severity if outcome.severity != 'INFO' else '-':5}  {name:45} {outcome.description}")
         if not outcome.passed and outcome.severity == "ERROR":
             worst = 1
         if not outcome.passed and outcome.failing_rows is not None:
             for row in outcome.failing_rows.head(3).iter_rows(named=True):
                 click.echo("      " + ", ".join(f"{k}={v}" for k, v in row.items()))
     sys.exit(worst)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), help="write the whole profile here as JSON")
+@click.option("--compare", "reference", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="a profile JSON to compare with: `p114 profile --json`, or several under 'profiles' / 'files'")
+@click.option("--tolerance", default=0.25, show_default=True, type=click.FloatRange(min=0),
+              help="relative difference of a share beyond which --compare reports it")
+@click.option("--no-samples", is_flag=True, help="leave out the three sample values per field: no settlement value at all")
+def profile(file, json_out, reference, tolerance, no_samples):
+    """Profile one S0142 file (gz or plain) field by field, in one pass.
+
+    Per record type and position: blank / integer / decimal / text counts, negative / zero /
+    positive counts, distinct values (capped at 1,000) and three samples; record counts, BM units
+    by prefix, BP7 18-25 fill by prefix; and a layout report: each [I] or [?] fact the layout states
+    (twins, identities, signs, ranges, the checksum) and whether this file confirms it. A profile
+    holds no settlement values beyond the three samples per field, and --no-samples drops those,
+    so a licensee can share the profile of a file they may not share.
+    """
+    import json
+
+    from p114_assets.core.atomic_write import write_atomically
+    from p114_assets.core.s0142.profile import compare, profile_file, profiles_in
+
+    started = time.perf_counter()
+    try:
+        result = profile_file(file, samples=not no_samples)
+    except S0142Error as exc:
+        _fail("profile", str(exc))
+    seconds = time.perf_counter() - started
+    out.print(f"{result['file']}: {result['lines']:,} lines, {result['bytes']:,} bytes, {result.get('bm_units', 0):,} BM units, "
+              f"profiled in {seconds:.2f} s")  # fmt: skip
+    _print_profile(result)
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(json_out, json.dumps(result, indent=1))
+        out.print(f"profile: {json_out}")
+    if reference:
+        try:
+            references = profiles_in(json.loads(reference.read_text()))
+        except (OSError, ValueError) as exc:
+            _fail("profile", f"cannot read {reference}: {exc}")
+        for other in references:
+            differences = compare(result, other, tolerance)
+            out.print(f"[bold]against {other.get('file', reference.name)}[/bold]: {len(differences)} difference(s) beyond "
+                      f"{tolerance:.0%}")  # fmt: skip
+            for line in differences:
+                out.print(f"  {line}", highlight=False)
+
+
+def _print_profile(result: dict) -> None:
+    """Record counts and widths, BM units by prefix, BP7 tails, and the layout report."""
+    records = Table(title="records")
+    for column in ("record", "lines", "fields"):
+        records.add_column(column, justify="left" if column == "record" else "right")
+    widths: dict[str, list[str]] = {}
+    for key in result["field_counts"]:
+        rid, width = key.split("/")
+        widths.setdefault(rid, []).append(width)
+    for rid, count in result["record_types"].items():
+        records.add_row(rid, f"{count:,}", ", ".join(widths.get(rid, [])))
+    out.print(records)
+    if result.get("bm_units_by_prefix"):
+        out.print("BM units by prefix: " + ", ".join(f"{p} {n:,}" for p, n in result["bm_units_by_prefix"].items()))
+        out.print("BP7 18-25 filled, by prefix: " + "; ".join(
+            f"{p} " + " ".join(f"{pos}:{n:,}" for pos, n in fill.items()) for p, fill in result["bp7_tail_nonblank_by_prefix"].items()))
+    report = Table(title="layout report: what this file says about the layout's [I] / [?] facts")
+    for column in ("fact", "mark", "verdict", "counts"):
+        report.add_column(column, overflow="fold")
+    verdicts = {True: "[green]confirmed[/green]", False: "[red]contradicted[/red]", None: "[dim]not evaluated[/dim]"}
+    for fact in result["layout_report"]:
+        counts = ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in fact["counts"].items())
+        report.add_row(fact["statement"], fact["mark"], verdicts[fact["confirmed"]], counts)
+    out.print(report)

@@ -275,12 +275,12 @@ def _identities(records: dict[str, pl.DataFrame], context: _Context) -> list[dic
         bp7 = context.attach(records["BP7"].select("line_number", pl.col(_f(BP7, "bm_unit_id")).alias("bm_unit_id")))
         tables["bm_unit_period"] = bp7.rename({"party_id": "lead_party_id"})
     out = []
-    for rule in quality.IDENTITY_RULES:
-        if not all(t in tables for t in rule.tables):
-            out.append(_fact(rule.name, rule.description, "I", None))
+    for identity in quality.IDENTITIES:
+        if not all(t in tables for t in identity.tables):
+            out.append(_fact(identity.rule.name, identity.rule.description, "I", None))
             continue
-        outcome = rule.outcome(tables)
-        out.append(_fact(rule.name, rule.description, "I", outcome.passed, **outcome.metadata))
+        outcome = identity.outcome(tables)
+        out.append(_fact(identity.rule.name, identity.rule.description, "I", outcome.passed, **outcome.metadata))
     return out
 
 

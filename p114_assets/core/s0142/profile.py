@@ -213,7 +213,7 @@ def compare(a: dict, b: dict, tolerance: float = 0.25, floor: float = 0.005) -> 
     (absolute, for shares). Keys present in only one of them are compared only where both have
     them, so a partial profile (such as the committed facts of the real files) compares too."""
     out: list[str] = []
-    a_lines, b_lines = a.get("lines"), b.get("lines")
+    a_lines, b_lines = _lines_of(a), _lines_of(b)
     if "record_types" in a and "record_types" in b and a_lines and b_lines:
         for rid in sorted(set(a["record_types"]) | set(b["record_types"])):
             na, nb = a["record_types"].get(rid, 0), b["record_types"].get(rid, 0)
@@ -242,6 +242,20 @@ def compare(a: dict, b: dict, tolerance: float = 0.25, floor: float = 0.005) -> 
     out += _compare_fields(a, b, tolerance, floor)
     out += _compare_facts(a, b)
     return out
+
+
+def _lines_of(profile: dict) -> int | None:
+    """Lines of the profiled file; the public profile's JSON states only its record counts."""
+    return profile.get("lines") or (sum(profile["record_types"].values()) if "record_types" in profile else None)
+
+
+def profiles_in(document: dict) -> list[dict]:
+    """The profiles a JSON document holds: one (`p114 profile --json`), or a list under "profiles"
+    (fixtures/real_profile_facts.json) or "files" (the public profile's schema-report.json)."""
+    for key in ("profiles", "files"):
+        if isinstance(document.get(key), list):
+            return document[key]
+    return [document]
 
 
 def _compare_fields(a: dict, b: dict, tolerance: float, floor: float) -> list[str]:
@@ -281,4 +295,4 @@ def _verdict(confirmed: bool | None) -> str:
     return {True: "confirmed", False: "contradicted", None: "not evaluated"}[confirmed]
 
 
-__all__ = ["FORMS", "PROFILE_VERSION", "compare", "profile_bytes", "profile_file", "unit_prefix"]
+__all__ = ["FORMS", "PROFILE_VERSION", "compare", "profile_bytes", "profile_file", "profiles_in", "unit_prefix"]
