@@ -285,13 +285,13 @@ def _identities(records: dict[str, pl.DataFrame], context: _Context) -> list[dic
 
 
 def _ranges(records: dict[str, pl.DataFrame]) -> list[dict]:
-    """The value ranges of core/quality.py, on every record field of that name with a mark short of [V]."""
+    """The value ranges of core/quality.py, on every record field of that name."""
     out = []
     for rid, layout in LAYOUTS.items():
         if rid not in records:
             continue
         for f in layout.named:
-            if f.column not in quality.VALUE_RANGES or f.confidence == "V" or f"f{f.pos}" not in records[rid].columns:
+            if f.column not in quality.VALUE_RANGES or f"f{f.pos}" not in records[rid].columns:
                 continue
             low, high = quality.VALUE_RANGES[f.column]
             values = records[rid][f"f{f.pos}"].cast(pl.Float64, strict=False)
