@@ -2,7 +2,7 @@
 
 A real-scale S0142 file (8,000 BM units) is materialized in-process by the same code `p114
 materialize` runs: one run for the partition (s0142_file: validate and land; raw_tables: parse and
-replace the partition in six tables in one transaction; the 19 checks of the file and raw tables),
+replace the partition in six tables in one transaction; the 22 checks of the file and raw tables),
 then one run for the date's six derived tables (settlement_canonical, run_reconciliation, the three
 VLP marts, unit_classification) and their checks. Prints wall seconds for the first load into an empty warehouse and for a re-load of the
 same partition, with parse alone and write alone (no Dagster, no checks) as the baselines of the
