@@ -13,7 +13,7 @@ import json
 
 from click.testing import CliRunner
 
-from p114_assets.cli import main
+from p114_assets.app.cli import main
 from p114_assets.core.s0142.profile import compare, profile_file, profiles_in
 from p114_assets_tests.conftest import FIXTURES
 

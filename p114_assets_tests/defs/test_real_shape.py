@@ -22,11 +22,11 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from p114_assets.cli import main
+from p114_assets.app.cli import main
 from p114_assets.core import quality
-from p114_assets.core.s0142.layout import RAW_TABLES
+from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.definitions import ASSET_CHECKS, ASSETS
-from p114_assets.local_runner import RAW_KEYS, materialize_folder
+from p114_assets.app.runner import RAW_KEYS, materialize_folder
 from p114_assets_tests.conftest import FIXTURES, local_resources
 
 DAY, RUN = dt.date(2025, 6, 4), "SF"
@@ -63,7 +63,7 @@ def test_real_shaped_file_passes_every_check_and_builds_every_table(env):
     result = raw_run(env)
     assert result.success
     found = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITY_RULES)
+    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES)
     assert len(found) == expected == 22
     assert all(e.passed for e in found.values()), {n: e.description for n, e in found.items() if not e.passed}  # no FAIL, no WARN
     assert found["bpi_matches_bp7"].passed  # the trading-unit rule: BPI 2 blank, BP7 13 its own id
