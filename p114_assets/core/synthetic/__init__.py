@@ -7,7 +7,7 @@ profile of two real 2026 files (S0142_FORMAT.md, last section).
 - rendering.py: frames -> lines through core/s0142/layout.py (no field position anywhere else);
 - files.py: a file's header, trailer, name, byte-order mark, and writing it.
 
-Imports core only, never dagster or the warehouse.
+Part of core: it must not import dagster, the warehouse, defs, app or config.
 """
 
 from p114_assets.core.synthetic.files import GeneratedFile, generate_file, generate_files, has_bom, publication_stamp
