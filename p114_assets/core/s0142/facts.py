@@ -47,10 +47,12 @@ def _num(frame: pl.DataFrame, layout: RecordLayout, column: str) -> pl.Series:
     return frame[name].cast(pl.Float64, strict=False).alias(column)
 
 
-def _typed(frame: pl.DataFrame, layout: RecordLayout) -> pl.DataFrame:
-    """The record's fields under their layout names and types (text fields stay text)."""
+def _typed(frame: pl.DataFrame, layout: RecordLayout, columns: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The record's fields (all, or `columns`) under their layout names and types (text stays text)."""
     cols = []
     for f in layout.fields():
+        if columns is not None and f.column not in columns:
+            continue
         name = f"f{f.pos}"
         if name not in frame.columns:
             cols.append(pl.lit(None, pl.String if f.type == "text" else pl.Float64).alias(f.column))
@@ -177,8 +179,9 @@ def _bpi_bp7(records: dict[str, pl.DataFrame], context: _Context) -> list[dict]:
     if "BPI" not in records or "BP7" not in records:
         return [_fact("bpi_bp7_twins", twin_statement, "C", None), _fact("trading_unit_rule", rule_statement, "I", None)]
     key = ["settlement_period", "bm_unit_id"]
-    bpi = context.attach(_typed(records["BPI"], BPI))
-    bp7 = context.attach(records["BP7"].select("line_number")).with_columns(_typed(records["BP7"], BP7).drop("line_number"))
+    compared = (*key[1:], *BPI_BP7_TWINS)
+    bpi = context.attach(_typed(records["BPI"], BPI, compared))
+    bp7 = context.attach(_typed(records["BP7"], BP7, compared))
     joined = bpi.join(bp7, on=key, how="inner", suffix="_bp7")
     differs = {c: int(((joined[c] - joined[f"{c}_bp7"]).abs() > _EPSILON).sum() + (joined[c].is_null() != joined[f"{c}_bp7"].is_null()).sum())
                for c in twins}  # fmt: skip
