@@ -80,6 +80,32 @@ def test_new_columns_are_added_to_an_existing_table(tmp_path, tables):
     assert back.num_rows == tables["system_period"].num_rows
 
 
+def test_party_period_of_an_older_release_gets_the_renamed_compensation_columns(tmp_path, tables):
+    """The README's migration: PPC 9 / 10 were compensation_cashflow_9_gbp / _10_gbp. Loading into
+    such a table adds the new columns; the old ones stay, keep their rows' values and are NULL in
+    rows loaded now; the README's UPDATE copies them across."""
+    path = tmp_path / "p114.duckdb"
+    warehouse = DuckDBWarehouse(path=str(path))
+    warehouse.replace_partition({"party_period": tables["party_period"]}, DAY, "SF")
+    with duckdb.connect(str(path)) as con:  # turn the table into the older release's
+        con.execute("ALTER TABLE p114.p114.party_period RENAME COLUMN vlp_compensation_cashflow_gbp TO compensation_cashflow_9_gbp")
+        con.execute("ALTER TABLE p114.p114.party_period RENAME COLUMN supplier_compensation_cashflow_gbp TO compensation_cashflow_10_gbp")
+        con.execute("UPDATE p114.p114.party_period SET compensation_cashflow_9_gbp = 1.25, run_type = 'II'")
+    warehouse.replace_partition({"party_period": tables["party_period"]}, DAY, "SF")
+    rows = warehouse.query("SELECT run_type, count(*) AS n, count(compensation_cashflow_9_gbp) AS old, "
+                           "count(vlp_compensation_cashflow_gbp) AS new FROM p114.party_period GROUP BY ALL ORDER BY ALL").to_pylist()
+    n = tables["party_period"].num_rows
+    filled = tables["party_period"]["vlp_compensation_cashflow_gbp"].drop_null().__len__()
+    assert filled > 0  # the generated file has PPC 9 for its VLPs
+    assert rows == [{"run_type": "II", "n": n, "old": n, "new": 0}, {"run_type": "SF", "n": n, "old": 0, "new": filled}]
+    with duckdb.connect(str(path)) as con:
+        con.execute("UPDATE p114.p114.party_period SET vlp_compensation_cashflow_gbp = compensation_cashflow_9_gbp, "
+                    "supplier_compensation_cashflow_gbp = compensation_cashflow_10_gbp "
+                    "WHERE vlp_compensation_cashflow_gbp IS NULL AND supplier_compensation_cashflow_gbp IS NULL")
+    copied = warehouse.query("SELECT DISTINCT vlp_compensation_cashflow_gbp AS v FROM p114.party_period WHERE run_type = 'II'")
+    assert copied.to_pylist() == [{"v": 1.25}]
+
+
 def test_a_writer_waits_for_another_process_to_release_the_file(tmp_path, tables):
     path = tmp_path / "p114.duckdb"
     DuckDBWarehouse(path=str(path)).replace_partition(tables, DAY, "SF")
