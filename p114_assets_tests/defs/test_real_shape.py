@@ -151,3 +151,33 @@ def test_a_file_built_to_break_an_identity_fails_that_check_only(env, check):
     validate = CliRunner().invoke(main, ["validate", str(env["folder"] / NAME)], catch_exceptions=False)
     assert validate.exit_code == 0  # a WARN fails nothing
     assert re.search(rf"^FAIL  WARN   party_period\.{check}", validate.stdout, re.M)
+
+
+@pytest.mark.slow
+def test_a_calibrated_real_scale_file_validates_and_materializes(real_scale_file, tmp_path):
+    """The acceptance of issue 9 on a calibrated real-scale file (8,000 units, SF): `p114 validate`
+    prints no FAIL, and materializing builds every derived table with canonical rows = units x
+    periods, own-unit trading unit names, named trading units as printed, no negative information
+    imbalance volume."""
+    validate = CliRunner().invoke(main, ["validate", str(real_scale_file.path)], catch_exceptions=False)
+    assert validate.exit_code == 0, validate.output
+    assert "FAIL" not in validate.stdout, [line for line in validate.stdout.splitlines() if "FAIL" in line]
+    assert re.search(r"^INFO  -      trailer_checksum +matches", validate.stdout, re.M)
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / real_scale_file.path.name).symlink_to(real_scale_file.path)
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "w.duckdb"))
+    summary = materialize_folder(source, warehouse)
+    assert summary.ok and summary.check_failures == [], summary.check_failures
+    assert all(summary.rows.get(t, 0) > 0 for t in ("settlement_canonical", "vlp_revenue_period", "vlp_party_daily",
+                                                     "unit_classification")), summary.rows  # fmt: skip
+    (canonical,) = warehouse.query(
+        "SELECT count(*) AS n, count(DISTINCT bm_unit_id) AS units, count(DISTINCT settlement_period) AS periods, "
+        "min(information_imbalance_volume_mwh) AS iiv, "
+        "count(*) FILTER (WHERE trading_unit_name = bm_unit_id) AS own, "
+        "count(*) FILTER (WHERE trading_unit_name = 'CONNAH''S QUAY PS TRADING  UNIT') AS connahs "
+        "FROM p114.settlement_canonical").to_pylist()  # fmt: skip
+    assert canonical["n"] == canonical["units"] * canonical["periods"] == 8000 * 48
+    assert canonical["iiv"] >= 0 and canonical["own"] > 0.2 * canonical["n"] and canonical["connahs"] >= 2 * 48

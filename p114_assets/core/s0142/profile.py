@@ -18,7 +18,6 @@ sizes compare by shares (of lines, of records, of BM units), never by raw counts
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 

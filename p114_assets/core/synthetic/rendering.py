@@ -37,12 +37,6 @@ def number(expr: pl.Expr, decimals: int) -> pl.Expr:
     return text.fill_null("")
 
 
-def decimals_of(layout: RecordLayout, column: str) -> int:
-    """Printed decimals of a numeric field (integers 0; a float without a stated precision 7)."""
-    field = layout.fields()[layout.position_of(column) - 1]
-    return 0 if field.type == "int" else (field.decimals if field.decimals is not None else 7)
-
-
 def texts(values: np.ndarray, decimals: int) -> list[str]:
     """An integer-scaled array printed as `number` prints it."""
     return pl.select(number(pl.lit(pl.Series(np.asarray(values, dtype=np.int64))), decimals)).to_series().to_list()
@@ -115,4 +109,4 @@ def truth(frame: pl.DataFrame, layout: RecordLayout) -> pl.DataFrame:
     return frame.select(cols)
 
 
-__all__ = ["HEADER", "PARTIES", "SORT_KEYS", "SYSTEM", "decimals_of", "keys", "masked", "number", "render", "sorted_text", "texts", "truth"]
+__all__ = ["HEADER", "PARTIES", "SORT_KEYS", "SYSTEM", "keys", "masked", "number", "render", "sorted_text", "texts", "truth"]
