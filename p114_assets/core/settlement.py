@@ -201,9 +201,9 @@ def is_supplier_unit(bm_unit_id: str) -> bool:
 
 
 def unit_kind_labels() -> dict[UnitKind, str]:
-    """Each kind with the prefixes that name it, as people read it: "supplier (2__, C__)", in the
-    order of UNIT_PREFIXES."""
+    """Each kind with the prefixes that name it, as people read it: "supplier (2__, C__)",
+    "transmission (T_, T__)": kinds in the order of UNIT_PREFIXES, the shorter prefix first."""
     prefixes: dict[UnitKind, list[str]] = {}
     for prefix, kind in UNIT_PREFIXES:
         prefixes.setdefault(kind, []).append(prefix)
-    return {kind: f"{kind.value} ({', '.join(names)})" for kind, names in prefixes.items()}
+    return {kind: f"{kind.value} ({', '.join(sorted(names, key=len))})" for kind, names in prefixes.items()}  # T_, T__

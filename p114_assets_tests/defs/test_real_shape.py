@@ -62,11 +62,11 @@ def test_real_shaped_file_passes_every_check_and_builds_every_table(env):
     put(env, TEXT)
     result = raw_run(env)
     assert result.success
-    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    found = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES)
     assert len(found) == expected == 22
     assert all(e.passed for e in found.values()), {n: e.description for n, e in found.items() if not e.passed}  # no FAIL, no WARN
-    assert found["bpi_matches_bp7"].passed  # the trading-unit rule: BPI 2 blank, BP7 13 its own id
+    assert found[("bm_unit_period", "bpi_matches_bp7")].passed  # the trading-unit rule: BPI 2 blank, BP7 13 its own id
     file_event = next(e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("s0142_file"))
     assert file_event.materialization.metadata["trailer_checksum"].value == "differs"  # informational only
 
@@ -143,11 +143,11 @@ def test_a_file_built_to_break_an_identity_fails_that_check_only(env, check):
     put(env, broken)
     result = raw_run(env)
     assert result.success  # WARN: reported, never blocking
-    found = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    found = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     failed = {name for name, e in found.items() if not e.passed}
-    assert failed == {check}
-    assert found[check].severity == dg.AssetCheckSeverity.WARN and found[check].asset_key == dg.AssetKey("party_period")
-    assert "first_failing_rows" in found[check].metadata
+    assert failed == {("party_period", check)}
+    assert found[("party_period", check)].severity == dg.AssetCheckSeverity.WARN
+    assert "first_failing_rows" in found[("party_period", check)].metadata
     validate = CliRunner().invoke(main, ["validate", str(env["folder"] / NAME)], catch_exceptions=False)
     assert validate.exit_code == 0  # a WARN fails nothing
     assert re.search(rf"^FAIL  WARN   party_period\.{check}", validate.stdout, re.M)

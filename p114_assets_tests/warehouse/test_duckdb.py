@@ -141,11 +141,13 @@ def test_the_unit_kind_case_is_core_settlements_rule_in_sql():
     from p114_assets.core.settlement import unit_kind, unit_kind_labels
     from p114_assets.warehouse.sql import unit_kind_case
 
-    ids = ["2__AGESL000", "C__AEDFC001", "V__ABCDE001", "T_DRAXX-1", "E_BURBO-1", "I_IFA-1", "M_MISC-1", "V_NOTVLP", "Z_X"]
+    ids = ["2__AGESL000", "C__AEDFC001", "V__ABCDE001", "T_DRAXX-1", "T__JKENT001", "E_BURBO-1", "E__BLSBY-1", "I_IFA-1",
+           "M_MISC-1", "V_NOTVLP", "Z_X"]  # fmt: skip
     rows = duckdb.connect().execute(f"SELECT id, {unit_kind_case('id')} AS kind FROM (SELECT unnest(?) AS id)", [ids]).fetchall()
     got = dict(rows)
     assert got["2__AGESL000"] == got["C__AEDFC001"] == "supplier (2__, C__)"
-    assert (got["V__ABCDE001"], got["T_DRAXX-1"], got["M_MISC-1"]) == ("secondary (V__)", "transmission (T_)", "miscellaneous (M_)")
+    assert (got["V__ABCDE001"], got["T_DRAXX-1"], got["M_MISC-1"]) == ("secondary (V__)", "transmission (T_, T__)", "miscellaneous (M_)")
+    assert got["T__JKENT001"] == got["T_DRAXX-1"] and got["E__BLSBY-1"] == got["E_BURBO-1"] == "embedded (E_, E__)"
     assert got["V_NOTVLP"] == got["Z_X"] == "other"
     labels = unit_kind_labels()
     assert got == {i: labels.get(unit_kind(i), "other") for i in ids}  # the SQL and the Python rule agree

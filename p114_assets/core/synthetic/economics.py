@@ -300,7 +300,7 @@ class Day:
         weights = np.concatenate([np.abs(accounts[f]["cev"]).astype(np.float64) for f in ("P", "C")])
         shares = fixed.random((2 * n_party, 1))
         weights = np.where(shares < 0.2, 0.0, np.where(shares > 0.75, -weights * 1e-3, weights))
-        sums = weights.sum(axis=0)
+        sums = np.where(weights > 0, weights, 0).sum(axis=0)  # shares of the positive weights: none above 1
         rcrp = np.round(np.divide(weights, sums[None, :], out=np.zeros_like(weights), where=sums[None, :] != 0) * 1e7).astype(np.int64)
         residual = sum(a["ei_charge"].sum(axis=0) for a in accounts.values())
         rcrc = _share_out(residual, rcrp.astype(np.float64))
