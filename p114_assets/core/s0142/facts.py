@@ -30,6 +30,16 @@ from p114_assets.core.s0142.layout import (
 )
 
 _EPSILON = 1e-9
+# The record types the report reads line by line (with their context); the profile splits the
+# others once per distinct line, with a weight column (profile.WEIGHT).
+READ_LINE_BY_LINE = frozenset({"AAA", "SRH", "ZZZ", "SPI", "SP7", "BPH", "BPI", "BP7", "BO4", "PPC", "APD", "SSD"})
+_WEIGHT = "_n"
+
+
+def _lines_where(frame: pl.DataFrame, mask: pl.Series) -> int:
+    """How many lines of a record frame hold `mask` (a frame of distinct lines is weighted)."""
+    mask = mask.fill_null(False)
+    return int(frame[_WEIGHT].filter(mask).sum()) if _WEIGHT in frame.columns else int(mask.sum())
 
 
 def _fact(name: str, statement: str, mark: str, confirmed: bool | None, **counts) -> dict:
@@ -57,7 +67,7 @@ def _typed(frame: pl.DataFrame, layout: RecordLayout, columns: tuple[str, ...] |
         if name not in frame.columns:
             cols.append(pl.lit(None, pl.String if f.type == "text" else pl.Float64).alias(f.column))
         elif f.type == "text":
-            cols.append(pl.col(name).alias(f.column))
+            cols.append(pl.when(pl.col(name).str.len_bytes() > 0).then(pl.col(name)).alias(f.column))  # blank: null
         else:
             cols.append(pl.col(name).cast(pl.Float64, strict=False).alias(f.column))
     return frame.select(*cols, "line_number")
@@ -159,6 +169,7 @@ def _checksum(text: bytes, records: dict[str, pl.DataFrame]) -> dict:
     statement = "ZZZ 2 is the NETA IDD Part 1 checksum (XOR of the records' 4-byte words)"
     mark = ZZZ.named[1].confidence
     printed = records["ZZZ"][_f(ZZZ, "checksum")][0] if "ZZZ" in records and _f(ZZZ, "checksum") in records["ZZZ"].columns else None
+    printed = printed or None  # blank
     computed = idd_checksum(text)
     if printed is None or computed is None:
         return _fact("trailer_checksum", statement, mark, None, verdict="absent")
@@ -297,19 +308,20 @@ def _ranges(records: dict[str, pl.DataFrame]) -> list[dict]:
             if f.column not in quality.VALUE_RANGES or f"f{f.pos}" not in records[rid].columns:
                 continue
             low, high = quality.VALUE_RANGES[f.column]
-            values = records[rid][f"f{f.pos}"].cast(pl.Float64, strict=False)
-            below = int((values < low).sum()) if low is not None else 0
-            above = int((values > high).sum()) if high is not None else 0
+            frame = records[rid]
+            values = frame[f"f{f.pos}"].cast(pl.Float64, strict=False)
+            below = _lines_where(frame, values < low) if low is not None else 0
+            above = _lines_where(frame, values > high) if high is not None else 0
             bounds = f"in [{low}, {high}]" if low is not None and high is not None else (f">= {low}" if low is not None else f"<= {high}")
             out.append(_fact(f"range_{rid.lower()}_{f.pos}_{f.column}", f"{rid} {f.pos} ({f.column}) {bounds}", f.confidence,
-                             below + above == 0, values=int(values.is_not_null().sum()), below=below, above=above))
+                             below + above == 0, values=_lines_where(frame, values.is_not_null()), below=below, above=above))
     return out
 
 
 def _blank_fields(records: dict[str, pl.DataFrame]) -> dict:
     """Fields the layout describes as always blank (BO4 6-7, PPC 7-8, ...): how often they are not."""
     stated = [(rid, f) for rid, layout in LAYOUTS.items() for f in layout.named if "always blank" in f.description]
-    counts = {f"{rid} {f.pos}": int(records[rid][f"f{f.pos}"].is_not_null().sum())
+    counts = {f"{rid} {f.pos}": _lines_where(records[rid], records[rid][f"f{f.pos}"].str.len_bytes() > 0)
               for rid, f in stated if rid in records and f"f{f.pos}" in records[rid].columns}  # fmt: skip
     statement = "fields the layout calls always blank are blank: " + ", ".join(f"{rid} {f.pos}" for rid, f in stated)
     return _fact("stated_blank_fields", statement, "I", not any(counts.values()) if counts else None,

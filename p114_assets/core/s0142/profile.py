@@ -51,7 +51,10 @@ def profile_bytes(raw: bytes, name: str, samples: bool = True) -> dict:
     lines = _lines(text)
     if lines.is_empty() or not (lines["rt"][0] == "AAA"):
         raise S0142Error(name, "not an S0142 file: line 1 is not an AAA header", 1, check="header")
-    records = {rid: _split(group) for (rid,), group in lines.partition_by("rt", as_dict=True).items() if rid is not None}
+    # The records the layout report reads line by line are split whole; the others (repeated copies
+    # such as DB2 and MD2, spot records) are split once per distinct line, weighted by its count.
+    records = {rid: _split(group) if rid in facts.READ_LINE_BY_LINE else _split(_distinct(group))
+               for (rid,), group in lines.partition_by("rt", as_dict=True).items() if rid is not None}  # fmt: skip
     profile: dict = {
         "profile_version": PROFILE_VERSION,
         "file": name,
@@ -62,7 +65,7 @@ def profile_bytes(raw: bytes, name: str, samples: bool = True) -> dict:
         "crlf": b"\r\n" in text[:4096],
         "samples": samples,
         "headers": {rid: _header_fields(records[rid]) for rid in ("AAA", "SRH", "ZZZ") if rid in records},
-        "record_types": {rid: frame.height for rid, frame in sorted(records.items())},
+        "record_types": {rid: _count(frame) for rid, frame in sorted(records.items())},
         "field_counts": _field_counts(records),
     }
     if "BP7" in records:
@@ -87,18 +90,38 @@ def _lines(text: bytes) -> pl.DataFrame:
     return lines.with_row_index("line_number", offset=1).with_columns(rt=pl.col("line").str.head(3))
 
 
+WEIGHT = "_n"  # lines a distinct line stands for, in a frame of distinct lines
+
+
+def _distinct(group: pl.DataFrame) -> pl.DataFrame:
+    """Each distinct line once, in the order of its first appearance, with how many lines it stands
+    for (WEIGHT) and the number of its first line."""
+    return group.group_by("line", maintain_order=True).agg(pl.len().alias(WEIGHT), pl.col("line_number").first())
+
+
+def _count(frame: pl.DataFrame, mask: pl.Series | None = None) -> int:
+    """Lines of a record frame (where `mask` holds), whole or of distinct lines."""
+    weights = frame[WEIGHT] if WEIGHT in frame.columns else pl.Series([1] * frame.height)
+    return int((weights if mask is None else weights.filter(mask.fill_null(False))).sum())
+
+
+def blank(column: str) -> pl.Expr:
+    """A blank field: printed empty (or missing from a short line)."""
+    return pl.col(column).is_null() | (pl.col(column).str.len_bytes() == 0)
+
+
 def _split(group: pl.DataFrame) -> pl.DataFrame:
-    """The lines of one record type as text columns f1..fN (null when blank), plus line_number and
-    n_fields (fields after the record id, not counting the empty one after a trailing '|')."""
+    """The lines of one record type as text columns f1..fN ("" or null when blank), plus line_number,
+    n_fields (fields after the record id, not counting the empty one after a trailing '|') and, for
+    distinct lines, WEIGHT."""
     separators = group["line"].str.count_matches("|", literal=True)
     trailing = group["line"].str.ends_with("|").cast(pl.UInt32)
     n_fields = (separators - trailing).alias("n_fields")
     width = int(n_fields.max() or 0)
     split = group.select(pl.col("line").str.split_exact("|", width)).unnest("line")
-    names = split.columns[1 : width + 1]
-    return split.select(
-        *[pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(f"f{i}") for i, c in enumerate(names, start=1)]
-    ).with_columns(group["line_number"], n_fields)
+    names = split.columns[1 : width + 1]  # a blank field stays "" (cheaper than a null; BLANK says so)
+    return split.select(*[pl.col(c).alias(f"f{i}") for i, c in enumerate(names, start=1)]).with_columns(
+        group["line_number"], n_fields, *([group[WEIGHT]] if WEIGHT in group.columns else []))
 
 
 def _header_fields(frame: pl.DataFrame) -> list[str]:
@@ -110,8 +133,9 @@ def _field_counts(records: dict[str, pl.DataFrame]) -> dict[str, int]:
     """Lines per (record type, fields after the id): a newer flow version shows as a wider record."""
     out: dict[str, int] = {}
     for rid, frame in sorted(records.items()):
-        for width, count in frame.group_by("n_fields").len().sort("n_fields").iter_rows():
-            out[f"{rid}/{width}"] = count
+        weight = pl.col(WEIGHT).sum() if WEIGHT in frame.columns else pl.len()
+        for width, count in frame.group_by("n_fields").agg(weight).sort("n_fields").iter_rows():
+            out[f"{rid}/{width}"] = int(count)
     return out
 
 
@@ -129,7 +153,7 @@ def _bm_units(bp7: pl.DataFrame) -> dict:
     tail = [f.pos for f in BP7.fields() if f.pos > BP7.position_of("supplier_non_bm_absvd_volume_mwh")]
     by_prefix = bp7.with_columns(prefix=unit_prefix(pl.col(unit)))
     rows = by_prefix.group_by("prefix").agg(pl.len().alias("rows"), pl.col(unit).n_unique().alias("units"),
-                                            *[pl.col(f"f{p}").is_not_null().sum().alias(str(p)) for p in tail if f"f{p}" in bp7.columns])
+                                            *[(~blank(f"f{p}")).sum().alias(str(p)) for p in tail if f"f{p}" in bp7.columns])
     rows = rows.sort(["rows", "prefix"], descending=[True, False])
     fill = {r["prefix"]: {k: v for k, v in r.items() if k not in ("prefix", "rows", "units") and v}
             for r in rows.iter_rows(named=True)}  # fmt: skip
@@ -145,27 +169,32 @@ def _field_profiles(rid: str, frame: pl.DataFrame, samples: bool) -> dict[str, d
     """Counts per position of one record type. Each column is reduced to its distinct values and
     their counts (in parallel across columns), and only the distinct values are classified."""
     columns = [c for c in frame.columns if c.startswith("f")]
-    counted = pl.collect_all([frame.lazy().select(pl.col(c).value_counts(sort=False, name="n")).unnest(c)
-                              .rename({c: "value"}).with_columns(column=pl.lit(c)) for c in columns])  # fmt: skip
+    if WEIGHT in frame.columns:  # distinct lines: a value counts as many times as its lines
+        counted = pl.collect_all([frame.lazy().group_by(pl.col(c).alias("value")).agg(pl.col(WEIGHT).sum().alias("n"))
+                                  .with_columns(column=pl.lit(c)) for c in columns])  # fmt: skip
+    else:
+        counted = pl.collect_all([frame.lazy().select(pl.col(c).value_counts(sort=False, name="n")).unnest(c)
+                                  .rename({c: "value"}).with_columns(column=pl.lit(c)) for c in columns])  # fmt: skip
     values = pl.concat(counted) if counted else pl.DataFrame(schema={"value": pl.String, "n": pl.UInt32, "column": pl.String})
     is_int, is_dec = pl.col("value").str.contains(_INTEGER), pl.col("value").str.contains(_DECIMAL)
     number = pl.when(is_int | is_dec).then(pl.col("value").cast(pl.Float64, strict=False))
     weight = pl.col("n").cast(pl.Int64)
     stats = values.group_by("column").agg(
-        blank=weight.filter(pl.col("value").is_null()).sum(), integer=weight.filter(is_int).sum(),
+        blank=weight.filter(blank("value")).sum(), integer=weight.filter(is_int).sum(),
         decimal=weight.filter(is_dec).sum(), negative=weight.filter(number < 0).sum(),
         zero=weight.filter(number == 0).sum(), positive=weight.filter(number > 0).sum(),
-        distinct=pl.col("value").is_not_null().sum(),
+        distinct=(~blank("value")).sum(),
     )  # fmt: skip
     by_column = {row["column"]: row for row in stats.iter_rows(named=True)}
     firsts = {}
     if samples:  # the first distinct values in file order: a prefix of the column nearly always holds three
-        heads = pl.collect_all([frame.lazy().select(pl.col(c).drop_nulls().head(5000).unique(maintain_order=True).head(SAMPLES).implode())
+        filled = {c: pl.col(c).filter(~blank(c)) for c in columns}
+        heads = pl.collect_all([frame.lazy().select(filled[c].head(5000).unique(maintain_order=True).head(SAMPLES).implode())
                                 for c in columns])  # fmt: skip
         for c, head in zip(columns, heads):
             first = head.item().to_list()
             if len(first) < SAMPLES and by_column[c]["distinct"] > len(first):
-                first = frame[c].drop_nulls().unique(maintain_order=True).head(SAMPLES).to_list()
+                first = frame.select(filled[c].unique(maintain_order=True).head(SAMPLES)).to_series().to_list()
             firsts[c] = first
     layout = LAYOUTS.get(rid)
     named = {f.pos: f for f in layout.fields()} if layout else {}
@@ -173,7 +202,7 @@ def _field_profiles(rid: str, frame: pl.DataFrame, samples: bool) -> dict[str, d
     for c in columns:
         pos, row = int(c[1:]), by_column[c]
         counts = {form: int(row[form] or 0) for form in FORMS if form != "text"}
-        counts["text"] = frame.height - counts["blank"] - counts["integer"] - counts["decimal"]
+        counts["text"] = _count(frame) - counts["blank"] - counts["integer"] - counts["decimal"]
         distinct = int(row["distinct"]) + (1 if counts["blank"] else 0)  # as the public profile: a blank is a value
         entry: dict = {"forms": {form: counts[form] for form in FORMS if counts[form]},
                        "distinct": f">{DISTINCT_CAP}" if distinct > DISTINCT_CAP else distinct}  # fmt: skip
