@@ -402,9 +402,7 @@ BM_CASHFLOW_MATCHES_BO4 = Rule("bm_cashflow_matches_bo4", "WARN",
 
 
 def rcrc_balances_energy_imbalance(party_period: pl.DataFrame) -> Outcome:
-    """Per period, the RCRC of all parties (PPC 6, + = credit) sums to their energy imbalance
-    cashflows (PPC 3, + = debit): the residual cashflow is the energy imbalance pot, shared out by
-    the reallocation proportions (BSC Section T) [I]."""
+    """Per period (BSC Section T), allowing for each party's amounts being printed to the penny."""
     per = (party_period.group_by("settlement_period")
            .agg(rcrc_total_gbp=pl.col("residual_cashflow_reallocation_gbp").sum(),
                 energy_imbalance_total_gbp=pl.col("energy_imbalance_cashflow_gbp").sum(), parties=pl.len())
@@ -421,7 +419,6 @@ def rcrc_balances_energy_imbalance(party_period: pl.DataFrame) -> Outcome:
 
 
 def rcrc_matches_accounts(party_period: pl.DataFrame, account_period: pl.DataFrame) -> Outcome:
-    """A party's RCRC in a period (PPC 6) is the sum of its accounts' RCRC charges (APD 5) [I]."""
     key = ["party_id", "settlement_period"]
     accounts = account_period.group_by(key).agg(
         accounts_rcrc_gbp=pl.col("residual_cashflow_reallocation_charge_gbp").sum(), accounts=pl.len())
@@ -436,8 +433,7 @@ def rcrc_matches_accounts(party_period: pl.DataFrame, account_period: pl.DataFra
 
 
 def bm_cashflow_matches_bo4(party_period: pl.DataFrame, bid_offer_pair: pl.DataFrame, bm_unit_period: pl.DataFrame) -> Outcome:
-    """A party's BM unit cashflow in a period (PPC 2) is the sum of the bid and offer cashflows
-    (BO4 14 + 15) of the BM units it leads (the party whose BPH block holds the unit's BP7) [I]."""
+    """A unit's lead party is the one whose BPH block holds its BP7."""
     key = ["party_id", "settlement_period"]
     lead = bm_unit_period.select("bm_unit_id", pl.col("lead_party_id").alias("party_id")).unique("bm_unit_id")
     pairs = (bid_offer_pair.select("bm_unit_id", "settlement_period", "bid_cashflow_gbp", "offer_cashflow_gbp")

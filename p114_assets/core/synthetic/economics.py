@@ -19,7 +19,7 @@ import datetime as dt
 import numpy as np
 
 from p114_assets.core.settlement import RUN_PRECEDENCE, periods_in_day
-from p114_assets.core.synthetic.market import SUPPLIER_PREFIXES, SyntheticMarket
+from p114_assets.core.synthetic.market import SMALL_MARKET_PARTIES, SUPPLIER_PREFIXES, SyntheticMarket
 
 # Standard deviation of the metered-volume revision of each run, relative to the final value.
 RUN_REVISION = {"II": 0.06, "SF": 0.02, "R1": 0.01, "R2": 0.005, "R3": 0.002, "RF": 0.0, "DF": 0.0}
@@ -129,7 +129,9 @@ class Day:
         fpn[importing] *= -1  # interconnector imports, storage charging
         self.fpn = np.round(fpn * 1000).astype(np.int64)  # milli-MWh
 
-        moved = (self.online | (prefix == "V__") & self.active) & (rng.random(n_u) < self._by_prefix(BM_ACTIVE_SHARE))
+        # In a demo-sized market every unit that can be moved is, so a small file still has acceptances.
+        share = self._by_prefix(BM_ACTIVE_SHARE) if self.n_parties >= SMALL_MARKET_PARTIES else np.where(prefix == "M_", 0.0, 1.0)
+        moved = (self.online | (prefix == "V__") & self.active) & (rng.random(n_u) < share)
         flexible = (prefix == "T_") & (self.m.units["unit_index"].to_numpy() % 11 == 3)  # moved in most periods
         p_acc = np.where(flexible, 0.5, BM_ACTIVE_PERIODS)
         accepted = moved[:, None] & (rng.random((n_u, n_p)) < p_acc[:, None])
