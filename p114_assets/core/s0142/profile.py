@@ -51,10 +51,14 @@ def profile_bytes(raw: bytes, name: str, samples: bool = True) -> dict:
     lines = _lines(text)
     if lines.is_empty() or not (lines["rt"][0] == "AAA"):
         raise S0142Error(name, "not an S0142 file: line 1 is not an AAA header", 1, check="header")
-    # The records the layout report reads line by line are split whole; the others (repeated copies
-    # such as DB2 and MD2, spot records) are split once per distinct line, weighted by its count.
-    records = {rid: _split(group) if rid in facts.READ_LINE_BY_LINE else _split(_distinct(group))
-               for (rid,), group in lines.partition_by("rt", as_dict=True).items() if rid is not None}  # fmt: skip
+    # Field counts come from each distinct line once, weighted by how many lines it stands for (SSD,
+    # MD2 and DB2 repeat under every party); the layout report reads its records line by line, and
+    # where nearly every line differs (BPI, BP7) the whole split serves both.
+    groups = {rid: group for (rid,), group in lines.partition_by("rt", as_dict=True).items() if rid is not None}
+    records = {rid: _split(group) for rid, group in groups.items() if rid in facts.READ_LINE_BY_LINE}
+    counted = {rid: records[rid] if rid in _MOSTLY_DISTINCT and rid in records else _split(_distinct(group))
+               for rid, group in groups.items()}  # fmt: skip
+    records |= {rid: frame for rid, frame in counted.items() if rid not in records}
     profile: dict = {
         "profile_version": PROFILE_VERSION,
         "file": name,
@@ -65,12 +69,12 @@ def profile_bytes(raw: bytes, name: str, samples: bool = True) -> dict:
         "crlf": b"\r\n" in text[:4096],
         "samples": samples,
         "headers": {rid: _header_fields(records[rid]) for rid in ("AAA", "SRH", "ZZZ") if rid in records},
-        "record_types": {rid: _count(frame) for rid, frame in sorted(records.items())},
-        "field_counts": _field_counts(records),
+        "record_types": {rid: _count(frame) for rid, frame in sorted(counted.items())},
+        "field_counts": _field_counts(counted),
     }
     if "BP7" in records:
         profile |= _bm_units(records["BP7"])
-    profile["fields"] = {rid: _field_profiles(rid, frame, samples) for rid, frame in sorted(records.items())}
+    profile["fields"] = {rid: _field_profiles(rid, frame, samples) for rid, frame in sorted(counted.items())}
     profile["layout_report"] = facts.layout_report(text, records)
     return profile
 
@@ -91,6 +95,7 @@ def _lines(text: bytes) -> pl.DataFrame:
 
 
 WEIGHT = "_n"  # lines a distinct line stands for, in a frame of distinct lines
+_MOSTLY_DISTINCT = frozenset({"BPI", "BP7", "BO4"})  # every line names its BM unit: nothing to fold
 
 
 def _distinct(group: pl.DataFrame) -> pl.DataFrame:
@@ -99,10 +104,9 @@ def _distinct(group: pl.DataFrame) -> pl.DataFrame:
     return group.group_by("line", maintain_order=True).agg(pl.len().alias(WEIGHT), pl.col("line_number").first())
 
 
-def _count(frame: pl.DataFrame, mask: pl.Series | None = None) -> int:
-    """Lines of a record frame (where `mask` holds), whole or of distinct lines."""
-    weights = frame[WEIGHT] if WEIGHT in frame.columns else pl.Series([1] * frame.height)
-    return int((weights if mask is None else weights.filter(mask.fill_null(False))).sum())
+def _count(frame: pl.DataFrame) -> int:
+    """Lines of a record frame, whole or of distinct lines."""
+    return int(frame[WEIGHT].sum()) if WEIGHT in frame.columns else frame.height
 
 
 def blank(column: str) -> pl.Expr:
