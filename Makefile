@@ -37,6 +37,7 @@ dev: install  ## the Dagster UI on http://127.0.0.1:3000
 
 bench: install  ## benchmarks; figures go in the README
 	$(BIN)/python bench/bench_parse.py
+	$(BIN)/python bench/bench_profile.py
 	$(BIN)/python bench/bench_partition.py
 	$(BIN)/python bench/bench_marts.py
 	$(BIN)/python bench/bench_market.py

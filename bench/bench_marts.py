@@ -35,8 +35,7 @@ def main() -> None:
     from p114_assets.core.synthetic import SyntheticMarket, generate_file
     from p114_assets.core.s0142.parser import parse_bytes
     from p114_assets.definitions import ASSET_CHECKS, ASSETS
-    from p114_assets.defs.marts.resources import ReportStore
-    from p114_assets.defs.settlement.resources import FolderSource, LandingZone
+    from p114_assets.app.runner import folder_resources
     from p114_assets.warehouse import sql
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
@@ -75,8 +74,7 @@ def main() -> None:
         for table, seconds, rows in timings:
             print(f"{table:32}{seconds:9.2f}{rows:14,}{seconds / baseline:13.2f}")
 
-        resources = {"warehouse": warehouse, "reports": ReportStore(path=str(Path(tmp) / "reports")),
-                     "source": FolderSource(path=tmp), "landing": LandingZone(path=tmp)}  # unused by these assets
+        resources = folder_resources(tmp, warehouse)  # every resource of the code location; these assets use two
         daily = [dg.AssetKey(table) for table, _ in steps]
         started = time.perf_counter()
         with dg.DagsterInstance.ephemeral() as instance:
