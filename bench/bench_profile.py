@@ -24,6 +24,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from bench_parse import make_file  # the same calibrated real-scale file and warm-up file
+
 WORKER = textwrap.dedent(
     """
     import json, resource, sys, time
@@ -44,19 +46,6 @@ WORKER = textwrap.dedent(
     print(json.dumps({"seconds": seconds, "cpu": cpu, "rss_mb": rss, "lines": lines}))
     """
 )
-
-
-def make_file(folder: Path, units: int) -> tuple[Path, Path]:
-    """The calibrated real-scale file and a tiny warm-up file, generated in a subprocess."""
-    script = textwrap.dedent(f"""
-        import datetime as dt
-        from p114_assets.core.synthetic import SyntheticMarket, generate_file
-        big = generate_file(SyntheticMarket.build({units}, seed=0), dt.date(2024, 10, 2), "SF").write({str(folder)!r})
-        tiny = generate_file(SyntheticMarket.build(20, seed=0), dt.date(2024, 10, 3), "SF").write({str(folder)!r})
-        print(big); print(tiny)
-    """)
-    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.split()
-    return Path(out[0]), Path(out[1])
 
 
 def worker(mode: str, path: Path, tiny: Path) -> dict:

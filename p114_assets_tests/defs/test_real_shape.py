@@ -25,24 +25,14 @@ from click.testing import CliRunner
 from p114_assets.app.cli import main
 from p114_assets.core import quality
 from p114_assets.core.s0142.tables import RAW_TABLES
-from p114_assets.definitions import ASSET_CHECKS, ASSETS
 from p114_assets.app.runner import RAW_KEYS, materialize_folder
-from p114_assets_tests.conftest import FIXTURES, local_resources
+from p114_assets_tests.conftest import FIXTURES
+from p114_assets_tests.defs.test_derived_and_checks import env, run  # noqa: F401  (the same fixture and runner)
 
 DAY, RUN = dt.date(2025, 6, 4), "SF"
 NAME = "S0142_20250604_SF_20250626103015.gz"
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 TEXT = (FIXTURES / "real_shape_sf.s0142").read_text()
 UNITS = 8
-
-
-@pytest.fixture
-def env(tmp_path):
-    folder = tmp_path / "incoming"
-    folder.mkdir()
-    resources = local_resources(folder, tmp_path / "p114.duckdb")
-    with dg.instance_for_test() as instance:
-        yield {"folder": folder, "resources": resources, "instance": instance, "warehouse": resources["warehouse"], "tmp": tmp_path}
 
 
 def put(env, text: str) -> None:
@@ -50,8 +40,7 @@ def put(env, text: str) -> None:
 
 
 def raw_run(env) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=RAW_KEYS, partition_key=f"{DAY}|{RUN}", resources=env["resources"],
-                          instance=env["instance"], run_config=QUIET, raise_on_error=False)  # fmt: skip
+    return run(env, RAW_KEYS, key=f"{DAY}|{RUN}")
 
 
 def query(env, sql: str) -> list[dict]:
