@@ -22,7 +22,7 @@ from p114_assets import config
     (config.bigquery_storage_api, "P114_BQ_STORAGE_API", "yes", "P114_BQ_STORAGE_API='yes': expected 1 (on) or 0 (off)"),
     (config.portal_poll_seconds, "P114_PORTAL_POLL_SECONDS", "-5", "P114_PORTAL_POLL_SECONDS='-5': expected a whole number >= 1"),
     (config.alert_grace_working_days, "P114_ALERT_GRACE_WORKING_DAYS", "two", "P114_ALERT_GRACE_WORKING_DAYS='two': expected a whole number >= 0"),
-    (config.generator_units, "P114_GENERATOR_UNITS", "3", "P114_GENERATOR_UNITS='3': expected a whole number >= 7"),
+    (config.generator_units, "P114_GENERATOR_UNITS", "3", "P114_GENERATOR_UNITS='3': expected a whole number >= 9"),
 ])  # fmt: skip
 def test_an_unusable_value_is_one_line_naming_the_variable(reader, name, value, message):
     with pytest.raises(config.ConfigError) as caught:

@@ -27,8 +27,8 @@ def _plan_rows(stdout: str) -> dict[str, list[str]]:
 
 def test_plan_backfill_plans_from_the_files_the_folder_holds(tmp_path):
     folder = tmp_path / "incoming"
-    assert invoke("generate", "--start", "2024-10-21", "--end", "2024-10-23", "--units", 7, "--out", folder).exit_code == 0
-    assert invoke("generate", "--start", "2024-10-22", "--units", 7, "--run-types", "R1", "--out", folder).exit_code == 0
+    assert invoke("generate", "--start", "2024-10-21", "--end", "2024-10-23", "--units", 9, "--out", folder).exit_code == 0
+    assert invoke("generate", "--start", "2024-10-22", "--units", 9, "--run-types", "R1", "--out", folder).exit_code == 0
     result = invoke("plan-backfill", "--start", "2024-10-20", "--end", "2024-10-23", env={"P114_INCOMING_DIR": str(folder)})
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0] == (f"planned from the files in {folder} (P114_SOURCE=folder): 3 of 4 dates have one; "

@@ -24,11 +24,11 @@ COMMANDS = ["generate", "parse", "validate", "materialize", "demo", "status", "r
 
 # Arguments that would work, per command; {t} is the test's folder. Each misuse below changes one thing.
 VALID = {
-    "generate": ["--start", "2024-01-01", "--units", "7", "--out", "{t}/out"],
+    "generate": ["--start", "2024-01-01", "--units", "9", "--out", "{t}/out"],
     "parse": ["{t}/S0142_20240101_II_20240115103000.gz", "--out", "{t}/out"],
     "validate": ["{t}/S0142_20240101_II_20240115103000.gz"],
     "materialize": ["--source", "{t}/folder", "--warehouse", "{t}/new.duckdb"],
-    "demo": ["--data-dir", "{t}/out", "--days", "1", "--units", "7"],
+    "demo": ["--data-dir", "{t}/out", "--days", "1", "--units", "9"],
     "status": ["--start", "2024-01-01", "--warehouse", "{t}/w.duckdb"],
     "report": ["--warehouse", "{t}/w.duckdb", "--out", "{t}/r.html"],
     "fetch": ["--published-from", "2024-01-01", "--dest", "{t}/out"],
@@ -40,7 +40,7 @@ VALID = {
 MISUSES = [
     # usage errors: click's four lines become one
     *[(c, [*VALID[c], "--bogus"], 2, "No such option '--bogus'") for c in COMMANDS],
-    ("generate", ["--units", "7"], 2, "Missing option '--start'"),
+    ("generate", ["--units", "9"], 2, "Missing option '--start'"),
     ("status", ["--start", "2024-13-01"], 2, "Invalid value for '--start': '2024-13-01' is not a date (YYYY-MM-DD)"),
     ("export", ["bm_unit_period", "--start", "2024-01-01", "--format", "pdf", "--out", "{t}/x.pdf"], 2, "Invalid value for '--format'"),
     ("export", ["bm_unit_period", "--start", "2024-01-01", "--out", "{t}/x.txt", "--warehouse", "{t}/w.duckdb"], 2,
@@ -97,7 +97,7 @@ ENV_GARBAGE = [
     ("P114_SOURCE", "ftp", "P114_SOURCE='ftp': expected one of portal, folder, generator"),
     ("P114_BACKFILL_CHUNK", "seven", "P114_BACKFILL_CHUNK='seven': expected a whole number >= 1"),
     ("P114_START_DATE", "1/1/22", "P114_START_DATE='1/1/22': expected a date YYYY-MM-DD"),
-    ("P114_GENERATOR_UNITS", "many", "P114_GENERATOR_UNITS='many': expected a whole number >= 7"),
+    ("P114_GENERATOR_UNITS", "many", "P114_GENERATOR_UNITS='many': expected a whole number >= 9"),
     ("DAGSTER_HOME", "dagster_home", "DAGSTER_HOME='dagster_home': expected an absolute path"),
 ]
 
@@ -187,7 +187,7 @@ def test_a_full_disk_is_named_and_generate_leaves_no_part_file(place, monkeypatc
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(P, "write_bytes", full)
-    result = CliRunner().invoke(main, ["generate", "--start", "2024-01-01", "--units", "7", "--out", str(place / "out")],
+    result = CliRunner().invoke(main, ["generate", "--start", "2024-01-01", "--units", "9", "--out", str(place / "out")],
                                 catch_exceptions=False)  # fmt: skip
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == f"p114 generate: No space left on device (writing 2024-01-01 II to {place / 'out'})"

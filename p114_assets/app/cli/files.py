@@ -15,7 +15,7 @@ from rich.table import Table
 
 from p114_assets.app.cli import CliError, _date, _fail, _progress, date_range, describe, main, out
 from p114_assets.app.cli.paths import INPUT_FILE, OUTPUT_FOLDER
-from p114_assets.core.synthetic import DEFAULT_UNITS, SyntheticMarket, generate_file
+from p114_assets.core.synthetic import DEFAULT_UNITS, MIN_UNITS, SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import S0142Error, parse_file
 from p114_assets.core.settlement import parse_run_types
 
@@ -42,7 +42,7 @@ def generate_range(start: dt.date, end: dt.date, run_types: list[str], units: in
 @click.option("--start", required=True, callback=_date, help="first settlement date, YYYY-MM-DD")
 @click.option("--end", callback=_date, help="last settlement date (default: --start)")
 @click.option("--run-types", default="II,SF", show_default=True, help="comma-separated run types")
-@click.option("--units", default=DEFAULT_UNITS, show_default=True, type=click.IntRange(min=9), help="BM units (real files: about 8,000)")
+@click.option("--units", default=DEFAULT_UNITS, show_default=True, type=click.IntRange(min=MIN_UNITS), help="BM units (real files: about 8,000)")
 @click.option("--seed", default=0, show_default=True, type=int, help="seed: same seed and arguments, same bytes")
 @click.option("--out", "out_dir", default="data/incoming", show_default=True, type=OUTPUT_FOLDER)
 def generate(start, end, run_types, units, seed, out_dir):

@@ -15,6 +15,7 @@ from p114_assets import config
 from p114_assets.app.cli import _date, _fail, _progress, date_range, err, main, open_warehouse, out, verbose
 from p114_assets.app.cli.files import generate_range
 from p114_assets.app.cli.paths import INPUT_FOLDER, OUTPUT_FOLDER, WAREHOUSE_TO_WRITE
+from p114_assets.core.synthetic import MIN_UNITS
 
 DEMO_START = dt.date(2024, 10, 21)  # a week ending on the autumn clock change (a 50-period day)
 DEMO_DAYS = 7
@@ -91,7 +92,7 @@ def materialize(source, warehouse_path, start, end, chunk_size, with_market):
 
 @main.command()
 @click.option("--data-dir", default="data", show_default=True, type=OUTPUT_FOLDER)
-@click.option("--units", default=DEMO_UNITS, show_default=True, type=click.IntRange(min=9))
+@click.option("--units", default=DEMO_UNITS, show_default=True, type=click.IntRange(min=MIN_UNITS))
 @click.option("--days", default=DEMO_DAYS, show_default=True, type=click.IntRange(min=1, max=31))
 @click.option("--seed", default=0, show_default=True, type=int)
 def demo(data_dir, units, days, seed):

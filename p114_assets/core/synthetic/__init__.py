@@ -11,6 +11,6 @@ Part of core: it must not import dagster, the warehouse, defs, app or config.
 """
 
 from p114_assets.core.synthetic.files import GeneratedFile, generate_file, generate_files, has_bom, publication_stamp
-from p114_assets.core.synthetic.market import DEFAULT_UNITS, SyntheticMarket
+from p114_assets.core.synthetic.market import DEFAULT_UNITS, MIN_UNITS, SyntheticMarket
 
-__all__ = ["DEFAULT_UNITS", "GeneratedFile", "SyntheticMarket", "generate_file", "generate_files", "has_bom", "publication_stamp"]
+__all__ = ["DEFAULT_UNITS", "MIN_UNITS", "GeneratedFile", "SyntheticMarket", "generate_file", "generate_files", "has_bom", "publication_stamp"]

@@ -33,6 +33,7 @@ GSP_TLF = {
 # BM units by id prefix: the mean of the two profiled files' shares (R3 7,652 units, SF 9,146).
 UNIT_MIX = (("C__", 0.3823), ("2__", 0.3490), ("I_", 0.1445), ("T_", 0.0641), ("V__", 0.0352), ("E_", 0.0231),
             ("M_", 0.0013), ("T__", 0.00036), ("E__", 0.00024))  # fmt: skip
+MIN_UNITS = len(UNIT_MIX)  # the smallest market: one unit of every prefix
 # Party roles. VLPs are the parties whose PPC 9 / APC 11 are filled (114 of 479 in the R3 file);
 # traders lead no BM unit and hold only contract positions.
 PARTY_ROLES = (("supplier", 0.25), ("vlp", 0.24), ("generator", 0.23), ("interconnector", 0.08), ("trader", 0.20))
@@ -79,8 +80,8 @@ class SyntheticMarket:
 
     @classmethod
     def build(cls, n_units: int = DEFAULT_UNITS, seed: int = 0) -> "SyntheticMarket":
-        if n_units < len(UNIT_MIX):
-            raise ValueError(f"--units must be at least {len(UNIT_MIX)} (one unit of every prefix)")
+        if n_units < MIN_UNITS:
+            raise ValueError(f"--units must be at least {MIN_UNITS} (one unit of every prefix)")
         rng = np.random.default_rng([seed, 114])
         counts = _allocate(n_units, UNIT_MIX)
         n_parties = max(len(PARTY_ROLES), round(n_units / UNITS_PER_PARTY))
