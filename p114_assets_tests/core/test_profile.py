@@ -105,3 +105,23 @@ def test_a_file_that_is_not_s0142_is_one_line_error(tmp_path):
     result = CliRunner().invoke(main, ["profile", str(bad)])
     assert result.exit_code == 1
     assert result.stderr.startswith("p114 profile: S0142_20240101_II_20240115103000.gz: not a gzip file")
+
+
+def test_odd_lines_are_profiled_not_refused(tmp_path):
+    """A record id the layout does not know is counted; a wider BP7 line (a newer flow version) and an
+    APD line without its trailing '|' are split line by line, field by field."""
+    lines = FILE.read_text().splitlines(keepends=True)
+    bp7 = next(i for i, line in enumerate(lines) if line.startswith("BP7|"))
+    apd = next(i for i, line in enumerate(lines) if line.startswith("APD|"))
+    lines[bp7] = lines[bp7].rstrip("\n") + "9.5|\n"
+    lines[apd] = lines[apd].rstrip("|\n") + "\n"
+    lines.insert(3, "XYZ|1|2|\n")
+    odd = tmp_path / "odd.s0142"
+    odd.write_text("".join(lines))
+    p = profile_file(odd)
+    assert p["unknown_record_types"] == {"XYZ": [1, 4]} and "XYZ" not in p["record_types"]
+    assert p["field_counts"]["BP7/25"] == 5 and p["field_counts"]["BP7/26"] == 1
+    assert p["fields"]["BP7"]["26"]["forms"] == {"blank": 5, "decimal": 1, "positive": 1}
+    assert p["fields"]["BP7"]["6"] == profile_file(FILE)["fields"]["BP7"]["6"]  # the other fields as before
+    assert p["fields"]["APD"] == profile_file(FILE)["fields"]["APD"]  # the last field without its '|' is the same value
+    assert p["record_types"]["APD"] == 3

@@ -9,16 +9,20 @@ settlement identities), the rule of core/quality.py judges it: a fact is written
 
 from __future__ import annotations
 
-import numpy as np
+from types import SimpleNamespace
+
 import polars as pl
 
 from p114_assets.core import quality
+from p114_assets.core.s0142.lines import UTF8_BOM, Lines
+from p114_assets.core.s0142.parser import S0142Header
 from p114_assets.core.s0142.layout import (
     APD,
     BO4,
     BP7,
     BPH,
     BPI,
+    BPI_BLANK_MEANS,
     BPI_BP7_TWINS,
     LAYOUTS,
     PPC,
@@ -105,10 +109,10 @@ class _Context:
         return out
 
 
-def layout_report(text: bytes, records: dict[str, pl.DataFrame]) -> list[dict]:
+def layout_report(records: dict[str, pl.DataFrame], checksum: int | None) -> list[dict]:
     """Every fact, in a stable order. A fact whose records are missing is reported as not evaluated."""
     context = _Context(records)
-    report = [_trailer_count(records), _checksum(text, records)]
+    report = [_trailer_count(records), _checksum(records, checksum)]
     report += _bpi_bp7(records, context)
     report += _bp7_arithmetic(records, context)
     report += [_ssd_repeats_spi(records, context)]
@@ -132,48 +136,35 @@ def _trailer_count(records: dict[str, pl.DataFrame]) -> dict:
     return _fact("trailer_line_count", statement, ZZZ.named[0].confidence, declared == line, declared=declared, zzz_line=line)
 
 
-def idd_checksum(text: bytes) -> int | None:
-    """The NETA IDD Part 1 file checksum: the XOR of every record from AAA up to (not including)
-    ZZZ, each record taken as its text (trailing '|' included, line end excluded) cut into 4-byte
-    big-endian words, the last one padded with NUL bytes. None when the file has no ZZZ line.
+_CHECKSUM_PIECE = 8 << 20  # bytes: the parser folds the checksum over pieces of whole lines too
 
-    XOR works byte by byte, so the text is read as aligned 32-bit words once (a prefix XOR), each
-    record's span is cut out of it, and the record's bytes are then rotated to start its word."""
-    start = 3 if text.startswith(b"\xef\xbb\xbf") else 0
+
+def idd_checksum(text: bytes) -> int | None:
+    """The NETA IDD Part 1 checksum of the records before ZZZ, by the parser's algorithm (lines.py),
+    or None when the file has no ZZZ line. Each record lies whole in one piece and XOR is
+    associative, so the checksum is the XOR of the pieces' (small pieces touch little memory)."""
     end = text.rfind(b"\nZZZ|")
     if end < 0:
         return None
-    size = end + 1 - start  # through the '\n' before ZZZ
-    data = np.zeros(-(-size // 4) * 4 + 4, dtype=np.uint8)
-    data[:size] = np.frombuffer(text, dtype=np.uint8, count=size, offset=start)
-    newlines = np.flatnonzero(data[:size] == 10)
-    starts = np.concatenate(([0], newlines[:-1] + 1))
-    stops = newlines - (data[np.maximum(newlines - 1, 0)] == 13)  # a CR before the LF is not record text
-    words = data.view("<u4")  # byte k of a word is at a global offset = k (mod 4)
-    prefix = np.concatenate((np.zeros(1, np.uint32), np.bitwise_xor.accumulate(words)))
-    below = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)  # the bytes at offsets < r within a word
-    first, last = starts // 4, stops // 4
-    span = prefix[last] ^ prefix[first]  # whole words from the record's first word up to its last one
-    span ^= words[first] & below[starts % 4]  # minus the bytes before the record in its first word
-    span ^= words[last] & below[stops % 4]  # plus the record's bytes in its last word
-    checksum = 0
-    for shift in range(4):  # records starting at offset shift (mod 4): their byte at offset g is in lane g - shift
-        picked = span[starts % 4 == shift]
-        g = int(np.bitwise_xor.reduce(picked)) if picked.size else 0
-        lanes = [(g >> (8 * ((shift + lane) % 4))) & 0xFF for lane in range(4)]
-        checksum ^= (lanes[0] << 24) | (lanes[1] << 16) | (lanes[2] << 8) | lanes[3]
+    view, checksum = memoryview(text), 0
+    start = len(UTF8_BOM) if text.startswith(UTF8_BOM) else 0
+    while start <= end:
+        cut = text.rfind(b"\n", start, min(start + _CHECKSUM_PIECE, end + 1)) + 1 or end + 1
+        checksum ^= Lines.index(view[start:cut], 1).checksum()
+        start = cut
     return checksum
 
 
-def _checksum(text: bytes, records: dict[str, pl.DataFrame]) -> dict:
+def _checksum(records: dict[str, pl.DataFrame], computed: int | None) -> dict:
+    """ZZZ 2 against the IDD checksum of the lines before ZZZ (computed by the profile's scan)."""
     statement = "ZZZ 2 is the NETA IDD Part 1 checksum (XOR of the records' 4-byte words)"
     mark = ZZZ.named[1].confidence
     printed = records["ZZZ"][_f(ZZZ, "checksum")][0] if "ZZZ" in records and _f(ZZZ, "checksum") in records["ZZZ"].columns else None
     printed = printed or None  # blank
-    computed = idd_checksum(text)
     if printed is None or computed is None:
         return _fact("trailer_checksum", statement, mark, None, verdict="absent")
-    verdict = "matches" if printed.strip() == str(computed) else "differs"
+    # the parser's verdict (ZZZ 2 read as an unsigned or a signed 32-bit number), on this file's values
+    verdict = S0142Header.checksum_matches.fget(SimpleNamespace(checksum=printed, checksum_computed=computed))
     return _fact("trailer_checksum", statement, mark, verdict == "matches", verdict=verdict)
 
 
@@ -182,7 +173,7 @@ def _checksum(text: bytes, records: dict[str, pl.DataFrame]) -> dict:
 
 
 def _bpi_bp7(records: dict[str, pl.DataFrame], context: _Context) -> list[dict]:
-    twins = [c for c in BPI_BP7_TWINS if c != "trading_unit_name"]
+    twins = [c for c in BPI_BP7_TWINS if c not in BPI_BLANK_MEANS]
     twin_statement = "BPI " + ", ".join(str(BPI.position_of(c)) for c in twins) + " equal BP7 " + ", ".join(
         str(BP7.position_of(c)) for c in twins)
     rule_statement = ("BPI 2 is blank where the unit is its own trading unit, and BP7 13 then holds the unit's id; "
@@ -198,16 +189,17 @@ def _bpi_bp7(records: dict[str, pl.DataFrame], context: _Context) -> list[dict]:
                for c in twins}  # fmt: skip
     twins_fact = _fact("bpi_bp7_twins", twin_statement, "C", not any(differs.values()), pairs=joined.height,
                        **{f"{c}_differing": n for c, n in differs.items()})  # fmt: skip
-    blank = joined["trading_unit_name"].is_null()
-    own = joined["trading_unit_name_bp7"] == joined["bm_unit_id"]
-    same = joined["trading_unit_name"] == joined["trading_unit_name_bp7"]
+    ((twin, meaning),) = BPI_BLANK_MEANS.items()  # the trading-unit rule, as the layout states it
+    blank = joined[twin].is_null()
+    own = joined[f"{twin}_bp7"] == joined[meaning]
+    same = joined[twin] == joined[f"{twin}_bp7"]
     counts = {
         "blank_and_own_id": int((blank & own.fill_null(False)).sum()),
         "blank_and_other_name": int((blank & ~own.fill_null(False)).sum()),
         "named_and_equal": int((~blank & same.fill_null(False)).sum()),
         "named_and_different": int((~blank & ~same.fill_null(False)).sum()),
-        "bp7_13_blank": int(joined["trading_unit_name_bp7"].is_null().sum()),
-        "bpi_2_distinct": int(joined["trading_unit_name"].n_unique() - (1 if blank.any() else 0)),
+        "bp7_13_blank": int(joined[f"{twin}_bp7"].is_null().sum()),
+        "bpi_2_distinct": int(joined[twin].n_unique() - (1 if blank.any() else 0)),
     }
     rule = _fact("trading_unit_rule", rule_statement, BPI.named[1].confidence,
                  counts["blank_and_other_name"] == 0 and counts["named_and_different"] == 0, pairs=joined.height, **counts)

@@ -431,3 +431,28 @@ LAYOUTS: dict[str, RecordLayout] = {
 
 # Pairs of columns in BPI and BP7 that must agree (S0142_FORMAT.md, cross-record facts).
 BPI_BP7_TWINS: tuple[str, ...] = tuple(f.column for f in BPI.named if f.column != "bm_unit_id")
+
+# The trading-unit rule (the real-file profile of S0142_FORMAT.md): BPI 2 is blank for a unit that is
+# its own trading unit, and BP7 13 then holds the unit's own BM unit id; otherwise BPI 2 = BP7 13.
+# So a twin listed here is compared with BPI's value, or, where BPI is blank, with the named column
+# of the same row: the BP7 twin must equal coalesce(BPI value, that column).
+BPI_BLANK_MEANS: dict[str, str] = {"trading_unit_name": "bm_unit_id"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The record catalogue (S0142_FORMAT.md, flow version 013): every record id a file may hold, with
+# its number of data fields, from its layout. The parser loads nine of them (parser._HOME); any id
+# not listed here fails a parse (a damaged id or a stray byte-order mark would otherwise drop rows
+# silently).
+
+RECORD_WIDTHS: dict[str, int] = {rid: layout.width for rid, layout in LAYOUTS.items()}
+KNOWN_RECORD_IDS: frozenset[str] = frozenset(RECORD_WIDTHS)
+
+# Caps that bound the memory and time a damaged file can cost, derived from the layouts: the longest
+# text in real files is a company or trading unit name of about 40 characters, so a field holds at
+# most MAX_FIELD_CHARS; newer flow versions append a few fields (v014: two on BP7), so a record may
+# carry MAX_EXTRA_FIELDS past its layout; a line is then at most the widest record (SSD, 79 fields)
+# plus those extra fields, each with its separator, after a 3-character record id.
+MAX_FIELD_CHARS = 100
+MAX_EXTRA_FIELDS = 20
+MAX_LINE_BYTES = 3 + (max(RECORD_WIDTHS.values()) + MAX_EXTRA_FIELDS) * (MAX_FIELD_CHARS + 1) + 1  # + CR

@@ -1,0 +1,212 @@
+"""Nesting by order: the period, party and BM unit of each record, and BPI joined with its BP7 twin.
+
+An S0142 file is flat; a record's context is whatever marker record (SPI, SP7, BPH, BPI) came last
+above it. With the markers' line numbers sorted, a binary search of each record's line number finds
+it: numpy over arrays, no join and no Python loop per record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from p114_assets.core.s0142.layout import BPI_BLANK_MEANS, BPI_BP7_TWINS
+
+SPI, SP7, BPH = 0, 1, 2
+_WHERE = {SPI: "a system period (after an SPI)", SP7: "a party period block (after BPH and SP7)"}
+
+
+class NestingError(ValueError):
+    def __init__(self, reason: str, line: int):
+        super().__init__(reason)
+        self.reason, self.line = reason, line
+
+
+def line_numbers(table: pa.Table, column: str = "line_number") -> np.ndarray:
+    return table.column(column).to_numpy()
+
+
+@dataclass
+class Markers:
+    """The context in force after each marker line: SPI starts a period of the system section and
+    clears the party; BPH starts a party and clears the period; SP7 starts a period in the party."""
+
+    lines: np.ndarray  # sorted line numbers
+    section: np.ndarray  # SPI, SP7 or BPH
+    period: np.ndarray  # int64; -1 after a BPH
+    party: np.ndarray  # index into `parties`; -1 where no party is in force
+    parties: pa.Array
+
+    @classmethod
+    def build(cls, spi: pa.Table, sp7: pa.Table, bph: pa.Table) -> "Markers":
+        lines = np.concatenate([line_numbers(spi), line_numbers(sp7), line_numbers(bph)])
+        section = np.repeat(np.array([SPI, SP7, BPH], np.int8), [spi.num_rows, sp7.num_rows, bph.num_rows])
+        period = np.concatenate([spi.column("settlement_period").to_numpy(), sp7.column("settlement_period").to_numpy(),
+                                 np.full(bph.num_rows, -1, np.int64)]).astype(np.int64)  # fmt: skip
+        party_of = np.concatenate([np.full(spi.num_rows + sp7.num_rows, -1), np.arange(bph.num_rows)])
+        order = np.argsort(lines, kind="stable")
+        lines, section, period, party_of = lines[order], section[order], period[order], party_of[order]
+        setter = np.where(section != SP7, np.arange(lines.size), -1)  # SPI and BPH set (or clear) the party
+        last_setter = np.maximum.accumulate(setter) if setter.size else setter
+        party = np.where(last_setter >= 0, party_of[np.maximum(last_setter, 0)], -1)
+        return cls(lines, section, period, party, bph.column("party_id").combine_chunks())
+
+    def attach(self, table: pa.Table, record_id: str, section: int) -> tuple[np.ndarray, np.ndarray]:
+        """The period and party index of each record, insisting it sits in the right section."""
+        numbers = line_numbers(table)
+        position = np.searchsorted(self.lines, numbers, side="right") - 1
+        wrong = (position < 0) | (self.section[np.maximum(position, 0)] != section)
+        if section == SP7:  # a party period block needs its party
+            wrong |= self.party[np.maximum(position, 0)] < 0
+        if wrong.any():
+            raise NestingError(f"{record_id} record is not inside {_WHERE[section]}", int(numbers[np.argmax(wrong)]))
+        return self.period[position], self.party[position]
+
+    def party_ids(self, index: np.ndarray) -> pa.Array:
+        return self.parties.take(pa.array(index, mask=index < 0))
+
+
+def attach_unit(bo4: pa.Table, bpi: pa.Table, markers: Markers) -> pa.Array:
+    """The BM unit of each BO4: the BPI above it, with no marker (a new period or party) between."""
+    bo4_lines, bpi_lines = line_numbers(bo4), line_numbers(bpi)
+    unit = np.searchsorted(bpi_lines, bo4_lines, side="right") - 1
+    marker = np.searchsorted(markers.lines, bo4_lines, side="right") - 1
+    above = bpi_lines[np.maximum(unit, 0)] if bpi_lines.size else np.zeros(bo4_lines.size, np.int64)
+    orphan = (unit < 0) | ((marker >= 0) & (markers.lines[np.maximum(marker, 0)] > above))
+    if orphan.any():
+        raise NestingError("BO4 record is not under a BPI of its period", int(bo4_lines[np.argmax(orphan)]))
+    return bpi.column("bm_unit_id").combine_chunks().take(pa.array(unit))
+
+
+def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.ndarray,
+                   lead_party: pa.Array) -> pa.Table:  # fmt: skip
+    """BPI and BP7 of the same unit and period in one row, with BP7's values where both exist; BPI
+    rows with no BP7 keep their own values. Columns: BP7's fields, settlement_period, lead_party_id,
+    bpi_bp7_mismatch, bpi_line_number, bp7_line_number, extra_fields."""
+    match = _match(bpi, bpi_period, bp7, bp7_period)
+    if match is None:  # a unit twice in a period: each BP7 row takes the first such BPI
+        match = _match_by_sort(bpi, bpi_period, bp7, bp7_period)
+    matched = match >= 0
+    out = bp7.rename_columns(["bp7_line_number" if c == "line_number" else c for c in bp7.column_names])
+    out = out.append_column("settlement_period", pa.array(bp7_period, pa.int64()))
+    out = out.append_column("lead_party_id", lead_party)
+    bpi_lines = np.where(matched, line_numbers(bpi)[np.maximum(match, 0)] if bpi.num_rows else 0, 0)
+    out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
+    index = np.maximum(match, 0)
+    twins = pa.table({c: _gather(bpi.column(c), index) for c in BPI_BP7_TWINS}) if bpi.num_rows else None
+    out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, twins, matched))
+    if bpi.column("extra_fields").null_count < bpi.num_rows:
+        bpi_extra = pc.if_else(pa.array(matched), _gather(bpi.column("extra_fields"), index), pa.scalar(None, pa.string()))
+        out = out.set_column(out.schema.get_field_index("extra_fields"), "extra_fields",
+                             _with_bpi_extra(out.column("extra_fields"), bpi_extra))
+
+    used = np.zeros(bpi.num_rows, bool)
+    used[match[matched]] = True
+    if used.all():
+        return out
+    lonely = pa.array(np.flatnonzero(~used))
+    rest = bpi.take(lonely)
+    columns = {c: rest.column(c) for c in ("bm_unit_id", *BPI_BP7_TWINS)}
+    columns["settlement_period"] = pa.array(bpi_period[~used], pa.int64())
+    columns["bpi_line_number"] = rest.column("line_number")
+    columns["extra_fields"] = _with_bpi_extra(pa.nulls(len(lonely), pa.string()), rest.column("extra_fields"))
+    extra = pa.table({name: columns.get(name, pa.nulls(len(lonely), out.schema.field(name).type))
+                      for name in out.column_names}, schema=out.schema)  # fmt: skip
+    return pa.concat_tables([out, extra])
+
+
+def _gather(column: pa.ChunkedArray, index: np.ndarray) -> pa.Array:
+    """column[index]: numbers through numpy (NULL as NaN: a NaN value is rejected when read)."""
+    if pa.types.is_floating(column.type):
+        values = column.to_numpy()[index]
+        return pa.array(values, column.type, mask=np.isnan(values))
+    return column.combine_chunks().take(pa.array(index))
+
+
+def _with_bpi_extra(bp7_extra, bpi_extra) -> pa.ChunkedArray:
+    """One extra_fields column for the joined row: BP7's, then BPI's after 'BPI: ' (newer flow
+    versions may append fields to either record, and neither is dropped)."""
+    bp7_extra, bpi_extra = (pa.chunked_array([c]) if isinstance(c, pa.Array) else c for c in (bp7_extra, bpi_extra))
+    label = pa.repeat(pa.scalar("BPI: "), len(bpi_extra))
+    labelled = pc.binary_join_element_wise(label, bpi_extra.combine_chunks(), "")
+    bp7_extra = bp7_extra.combine_chunks()
+    both = pc.binary_join_element_wise(bp7_extra, labelled, "; ")  # null where either is (null_handling="skip"
+    either = pc.if_else(pc.is_null(bp7_extra), labelled, bp7_extra)  # drops all-null rows in pyarrow 26)
+    return pa.chunked_array([pc.if_else(pc.is_null(both), either, both)])
+
+
+def _match(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.ndarray) -> np.ndarray | None:
+    """For each BP7 row, its BPI row (-1: none), by direct addressing on (period, unit code): the
+    units are dictionary-encoded once, and a table of periods x units holds each BPI's row. None
+    when a unit appears twice in a period (the slower general match handles that)."""
+    if bpi.num_rows == 0:
+        return np.full(bp7.num_rows, -1, np.int64)
+    encoded = pc.dictionary_encode(bpi.column("bm_unit_id").combine_chunks())
+    units = encoded.dictionary
+    bpi_code = encoded.indices.to_numpy().astype(np.int64)
+    bp7_code = pc.fill_null(pc.index_in(bp7.column("bm_unit_id"), value_set=units), -1).to_numpy().astype(np.int64)
+    low = min(bpi_period.min(), bp7_period.min() if bp7_period.size else 0)
+    high = max(bpi_period.max(), bp7_period.max() if bp7_period.size else 0)
+    if low < 0 or (high + 1) * len(units) > 50_000_000:
+        return None
+    slots = np.full((high + 1) * len(units), -1, np.int64)
+    bpi_key = bpi_period * len(units) + bpi_code
+    slots[bpi_key] = np.arange(bpi.num_rows)
+    if (slots[bpi_key] != np.arange(bpi.num_rows)).any():
+        return None  # a unit twice in one period
+    return np.where(bp7_code >= 0, slots[bp7_period * len(units) + np.maximum(bp7_code, 0)], -1)
+
+
+def _match_by_sort(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.ndarray) -> np.ndarray:
+    left = pl.DataFrame({"p": bp7_period, "u": pl.from_arrow(bp7.column("bm_unit_id"))})
+    right = pl.DataFrame({"p": bpi_period, "u": pl.from_arrow(bpi.column("bm_unit_id"))}).with_row_index("row")
+    right = right.group_by("p", "u", maintain_order=True).agg(pl.col("row").first())
+    joined = left.join(right, on=["p", "u"], how="left", maintain_order="left")
+    return joined["row"].fill_null(-1).to_numpy().astype(np.int64)
+
+
+def _mismatch(bp7: pa.Table, bpi: pa.Table | None, matched: np.ndarray) -> pa.Array:
+    """Where BPI disagrees with its BP7 twin: 'column: BPI x, BP7 y; ...' (BPI_BLANK_MEANS: a blank
+    BPI value stands for another column of the row, e.g. the unit's own id as its trading unit)."""
+    if bpi is None or not matched.any():
+        return pa.nulls(bp7.num_rows, pa.string())
+    both = pa.array(matched)
+    differs = {}
+    for column in BPI_BP7_TWINS:
+        expected, actual = bpi.column(column), bp7.column(column)
+        if pa.types.is_floating(actual.type):  # numbers in numpy: NULL as NaN (a NaN value is rejected on reading)
+            a, e = actual.to_numpy(), expected.to_numpy()
+            unequal_np = ~((a == e) | (np.isnan(a) & np.isnan(e))) & matched
+            if unequal_np.any():
+                differs[column] = pa.array(unequal_np)
+            continue
+        if column in BPI_BLANK_MEANS:
+            expected = pc.coalesce(expected, bp7.column(BPI_BLANK_MEANS[column]))
+        unequal = pc.or_kleene(pc.not_equal(actual, expected), pc.xor(pc.is_null(actual), pc.is_null(expected)))
+        unequal = pc.and_(pc.fill_null(unequal, False), both)
+        if pc.any(unequal).as_py():
+            differs[column] = unequal
+    if not differs:
+        return pa.nulls(bp7.num_rows, pa.string())
+    rows = np.flatnonzero(np.logical_or.reduce([d.to_numpy(zero_copy_only=False) for d in differs.values()]))
+    index = pa.array(rows)
+    parts = []
+    for column, unequal in differs.items():
+        bpi_value = pl.from_arrow(bpi.column(column).take(index))
+        side = pl.DataFrame({
+            "flag": pl.from_arrow(unequal.take(index)),
+            "bpi": bpi_value.cast(pl.String).fill_null("blank"),
+            "bp7": pl.from_arrow(bp7.column(column).take(index)).cast(pl.String).fill_null("blank"),
+        })  # fmt: skip
+        if column in BPI_BLANK_MEANS:  # say what the blank stands for
+            own = pl.from_arrow(bp7.column(BPI_BLANK_MEANS[column]).take(index)).cast(pl.String).fill_null("blank")
+            side = side.with_columns(own=own).with_columns(
+                bpi=pl.when(bpi_value.is_null()).then(pl.format("blank (so {})", "own")).otherwise("bpi"))
+        parts.append(side.select(pl.when("flag").then(pl.format(f"{column}: BPI {{}}, BP7 {{}}", "bpi", "bp7"))).to_series().alias(column))
+    text = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)).to_series()
+    full = pl.Series("m", [None] * bp7.num_rows, pl.String).scatter(rows, text)
+    return full.to_arrow().cast(pa.string())
