@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -51,8 +52,13 @@ PERIODS = range(1, 49)
 
 def raw_table(name: str, rows: list[dict]) -> pa.Table:
     spec = RAW_TABLES[name]
+    schema = spec.arrow_schema()
     base = {"settlement_date": DAY, "run_type": RUN, "publication_ts": STAMP, "flow_version": "S0142013"}
-    return pa.Table.from_pylist([{c: {**base, **r}.get(c) for c in spec.column_names} for r in rows], schema=spec.arrow_schema())
+
+    def value(column: str, v):  # money and volumes are exact decimals: the figures as written here
+        return Decimal(str(v)) if isinstance(v, float) and pa.types.is_decimal(schema.field(column).type) else v
+
+    return pa.Table.from_pylist([{c: value(c, {**base, **r}.get(c)) for c in spec.column_names} for r in rows], schema=schema)
 
 
 def settlement_tables() -> dict[str, pa.Table]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
+from decimal import Decimal
 from pathlib import Path
 
 from p114_assets.core.atomic_write import write_atomically
@@ -38,7 +39,7 @@ def _table(headers: list[str], rows: list[list], left: int = 1, classes: list[li
             css = ["l"] if i < left else []
             if classes:
                 css.append(classes[r][i])
-            text = f"{value:,.3f}" if isinstance(value, float) else (f"{value:,}" if isinstance(value, int) else str(value))
+            text = f"{value:,.3f}" if isinstance(value, (float, Decimal)) else (f"{value:,}" if isinstance(value, int) else str(value))
             cells.append(f'<td class="{" ".join(css)}">{html.escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"

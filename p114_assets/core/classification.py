@@ -71,7 +71,7 @@ def market_structure(units: Iterable[tuple[str, float]]) -> list[dict]:
     mwh = dict.fromkeys(CLASSES, 0.0)
     count = dict.fromkeys(CLASSES, 0)
     for cls, a_tot in units:
-        mwh[cls] += a_tot
+        mwh[cls] += float(a_tot or 0)  # a share, not money: the warehouse's exact MWh as a float
         count[cls] += 1
     total = sum(mwh.values())
     return [{"class": c, "mwh": mwh[c], "share": (mwh[c] / total if total else 0.0), "units": count[c]} for c in CLASSES]

@@ -53,7 +53,7 @@ def vlp_revenue_png(rows: list[dict], title: str) -> bytes:
     plt = _figure()
     dates = sorted({r["settlement_date"] for r in rows})
     parties = sorted({r["party_id"] for r in rows})
-    revenue = {(r["party_id"], r["settlement_date"]): r["net_balancing_revenue_gbp"] for r in rows}
+    revenue = {(r["party_id"], r["settlement_date"]): float(r["net_balancing_revenue_gbp"] or 0) for r in rows}  # exact GBP, drawn
     fig, ax = plt.subplots(figsize=(7.5, 3.4), dpi=110)
     bottom_pos = [0.0] * len(dates)
     bottom_neg = [0.0] * len(dates)

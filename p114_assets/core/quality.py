@@ -27,14 +27,15 @@ import polars as pl
 
 from p114_assets.core.s0142.parser import FILE_CHECKS, S0142Error, S0142Header, check_header_matches, parse_file
 from p114_assets.core.s0142.parser import check_name_matches_header, inspect_file
-from p114_assets.core.s0142.tables import RAW_TABLES, TableSpec
+from p114_assets.core.s0142.tables import ARROW_TYPES, PRINTED_DECIMALS, RAW_TABLES, TableSpec
 from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_day
 
 Severity = Literal["ERROR", "WARN", "INFO"]  # INFO: shown, never failed on (the trailer checksum)
 SAMPLE_ROWS = 10  # failing rows shown with an outcome
 
 _DTYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64, "date": pl.Date, "timestamp": pl.Datetime("us"),
-           "timestamp_utc": pl.Datetime("us", "UTC"), "bool": pl.Boolean}  # fmt: skip
+           "timestamp_utc": pl.Datetime("us", "UTC"), "bool": pl.Boolean,
+           **{name: pl.Decimal(ARROW_TYPES[name].precision, ARROW_TYPES[name].scale) for name in PRINTED_DECIMALS.values()}}  # fmt: skip
 
 # Sane bounds (WARN when broken). Prices in GBP/MWh: the Value of Lost Load is 6,000 and BOD prices
 # default to +-99,999.
@@ -219,20 +220,22 @@ def value_range_schema(table: TableSpec) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name=f"{table.name} value ranges", strict=False)
 
 
-def _normalise(df: pl.DataFrame) -> pl.DataFrame:
-    """Engines differ in timestamp units (DuckDB microseconds, Arrow from the parser seconds); an
+def _normalise(df: pl.DataFrame, table: TableSpec) -> pl.DataFrame:
+    """Engines differ in timestamp units (DuckDB microseconds, Arrow from the parser seconds) and in
+    decimal widths (BigQuery's NUMERIC comes back as Decimal(38, 9)): compare in the table's own. An
     instant (a time zone) stays one, in UTC."""
+    declared = {c.name: _DTYPES[c.type] for c in table.columns}
     return df.with_columns([
         pl.col(c).dt.convert_time_zone("UTC").cast(pl.Datetime("us", "UTC")) if t.time_zone else pl.col(c).cast(pl.Datetime("us"))
         for c, t in df.schema.items() if isinstance(t, pl.Datetime)
-    ])  # fmt: skip
+    ] + [pl.col(c).cast(declared[c]) for c, t in df.schema.items() if t.is_decimal() and c in declared and t != declared[c]])  # fmt: skip
 
 
 def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure", "value_ranges"]) -> Outcome:
     schema = structure_schema(table) if kind == "structure" else value_range_schema(table)
     rule = SCHEMA if kind == "structure" else VALUE_RANGES_RULE
     try:
-        schema.validate(_normalise(df), lazy=True)
+        schema.validate(_normalise(df, table), lazy=True)
     except pandera_errors.SchemaErrors as errors:
         cases = errors.failure_cases
         summary = cases.group_by("column", "check").len().sort("len", descending=True)

@@ -32,9 +32,9 @@ from pydantic import Field
 from sqlglot import exp
 
 from p114_assets.core.s0142.tables import TableSpec
-from p114_assets.warehouse import sql
+from p114_assets.warehouse import sql, stored
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import BIGQUERY_TYPES, REFERENCE_TABLES, TABLES
+from p114_assets.warehouse.tables import BIGQUERY_TYPES, REFERENCE_TABLES, TABLES, VIEWS
 
 STAGING_TTL = dt.timedelta(hours=1)  # staging tables of a crashed load clean themselves up
 
@@ -116,7 +116,43 @@ class BigQueryWarehouse(Warehouse):
             dataset.location = self.bigquery.location
         client.create_dataset(dataset, exists_ok=True)
         for name in names:
+            if name in VIEWS:
+                self._ensure_canonical_view(client)
+            else:
+                self._ensure_table(client, TABLES[name])
+
+    def _ensure_canonical_view(self, client: bigquery.Client) -> None:
+        """The settlement_canonical view over bm_unit_period and the pointer table; a canonical
+        table an earlier release copied becomes pointer rows (the run it holds per date) first."""
+        for name in ("bm_unit_period", stored.LOADED_RUNS, stored.CANONICAL_RUNS):
             self._ensure_table(client, TABLES[name])
+        view_id = self._table_id("settlement_canonical")
+        columns = TABLES["bm_unit_period"].column_names
+        query = self.to_bigquery(sql.canonical_view(columns))
+        try:
+            existing = client.get_table(view_id)
+        except NotFound:
+            existing = None
+        if existing is not None and existing.table_type == "TABLE":
+            copy = self._table_id("settlement_canonical_copy")
+            client.copy_table(view_id, copy).result()
+            client.delete_table(view_id)
+            existing = None
+        try:
+            client.get_table(self._table_id("settlement_canonical_copy"))
+            client.query(self.to_bigquery(stored.pointer_from_copy(SCHEMA))).result()
+            client.delete_table(self._table_id("settlement_canonical_copy"))
+        except NotFound:
+            pass
+        if existing is not None and existing.view_query == query:
+            return
+        view = bigquery.Table(view_id)
+        view.view_query = query
+        view.description = TABLES["settlement_canonical"].description
+        if existing is None:
+            client.create_table(view, exists_ok=True)
+        else:
+            client.update_table(view, ["view_query"])
 
     def _ensure_table(self, client: bigquery.Client, spec: TableSpec) -> None:
         try:
@@ -129,6 +165,8 @@ class BigQueryWarehouse(Warehouse):
             if spec.cluster_by:
                 table.clustering_fields = list(spec.cluster_by)
             client.create_table(table, exists_ok=True)
+            if spec.name == stored.LOADED_RUNS and self.table_exists("bm_unit_period"):
+                client.query(self.to_bigquery(stored.loaded_runs_from_rows(SCHEMA))).result()  # runs loaded before it existed
             return
         present = {f.name for f in table.schema}
         missing = [f for f in schema_fields(spec) if f.name not in present]
@@ -161,8 +199,9 @@ class BigQueryWarehouse(Warehouse):
         client.query(script).result()
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+        tables = stored.stored_rows(tables)
         with self.bigquery.get_client() as client:
-            self.ensure_tables(client, tables)
+            self.ensure_tables(client, [*tables, stored.LOADED_RUNS])
             staged: dict[str, str] = {}
             try:
                 for name, rows in tables.items():
@@ -173,17 +212,35 @@ class BigQueryWarehouse(Warehouse):
                     statements.append(f"DELETE FROM {self._ref(name)} WHERE settlement_date = {sql.date_literal(settlement_date)} "
                                       f"AND run_type = '{run_type}'")  # fmt: skip
                     statements.append(f"INSERT INTO {self._ref(name)} ({columns}) SELECT {columns} FROM `{staged[name]}`")
+                if "bm_unit_period" in tables:
+                    statements += self._loaded_run_statements(tables["bm_unit_period"], settlement_date, run_type)
                 self._swap(client, statements)
             finally:
                 for staging in staged.values():
                     client.delete_table(staging, not_found_ok=True)
         return {name: rows.num_rows for name, rows in tables.items()}
 
+    def _loaded_run_statements(self, rows: pa.Table, settlement_date: dt.date, run_type: str) -> list[str]:
+        """Replace the partition's row of loaded_runs (inside the swap's transaction)."""
+        statements = [f"DELETE FROM {self._ref(stored.LOADED_RUNS)} WHERE settlement_date = {sql.date_literal(settlement_date)} "
+                      f"AND run_type = '{run_type}'"]  # fmt: skip
+        loaded = stored.loaded_run(rows)
+        if loaded is not None:
+            row = loaded.to_pylist()[0]
+            values = (f"{sql.date_literal(row['settlement_date'])}, '{row['run_type']}', "
+                      f"DATETIME '{row['publication_ts']:%Y-%m-%d %H:%M:%S}', '{row['flow_version']}', "
+                      f"TIMESTAMP '{row['loaded_at']:%Y-%m-%d %H:%M:%S.%f}+00'")  # fmt: skip
+            columns = ", ".join(TABLES[stored.LOADED_RUNS].column_names)
+            statements.append(f"INSERT INTO {self._ref(stored.LOADED_RUNS)} ({columns}) VALUES ({values})")
+        return statements
+
     def _count(self, client: bigquery.Client, table: str, where: str = "TRUE") -> int:
         counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {where}").result()
         return int(next(iter(counted))["n"])
 
     def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:
+        if table in VIEWS:
+            raise ValueError(f"{table} is a view: refresh the tables it reads")
         columns = ", ".join(f"`{c}`" for c in TABLES[table].column_names)
         window = sql.dates_between("settlement_date", start, end)
         with self.bigquery.get_client() as client:
@@ -191,6 +248,8 @@ class BigQueryWarehouse(Warehouse):
             self._swap(client, [f"DELETE FROM {self._ref(table)} WHERE {window}",
                                 f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived",
                                 *(self.to_bigquery(statement) for statement in then)])  # fmt: skip
+            if table == stored.CANONICAL_RUNS:
+                self._ensure_canonical_view(client)
             return self._count(client, table, window)
 
     def replace_date_rows(self, table: str, start: dt.date, end: dt.date, rows: pa.Table) -> int:

@@ -9,6 +9,7 @@ tables' SELECTs are in sql.py.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pyarrow as pa
 
@@ -45,7 +46,8 @@ def reconciliation_moves(warehouse: Warehouse, start: dt.date, end: dt.date) -> 
 
 def _totals(warehouse: Warehouse, table: str, start: dt.date, end: dt.date, columns: str) -> dict:
     row = warehouse.query(f"SELECT {columns} FROM {SCHEMA}.{table} WHERE {_between(start, end)}").to_pylist()[0]
-    return {k: (round(v, 2) if isinstance(v, float) else (v or 0)) for k, v in row.items()}
+    # exact sums (DECIMAL / NUMERIC), shown as numbers in Dagster's metadata, which takes no Decimal
+    return {k: (float(round(v, 2)) if isinstance(v, (float, Decimal)) else (v or 0)) for k, v in row.items()}
 
 
 def vlp_revenue_totals(warehouse: Warehouse, start: dt.date, end: dt.date) -> dict:
@@ -231,7 +233,12 @@ def read_table(warehouse: Warehouse, table: str, start: dt.date | None = None, e
         raise ValueError(f"{table} has no column {', '.join(map(repr, unknown))}")
     select = ", ".join(columns or known)
     order = ", ".join(TABLES[table].key)
-    return warehouse.query(f"SELECT {select} FROM {SCHEMA}.{table} WHERE {where} ORDER BY {order}", params)
+    rows = warehouse.query(f"SELECT {select} FROM {SCHEMA}.{table} WHERE {where} ORDER BY {order}", params)
+    # money, volumes and prices in the table's own decimals on every engine (BigQuery's NUMERIC
+    # comes back with 9 decimals: 0E-9 for 0.00)
+    declared = TABLES[table].arrow_schema()
+    return rows.cast(pa.schema([declared.field(f.name).with_nullable(True) if pa.types.is_decimal(f.type) and f.name in declared.names
+                                and f.type != declared.field(f.name).type else f for f in rows.schema]))
 
 
 def rows_per_date(warehouse: Warehouse, table: str, start: dt.date | None = None, end: dt.date | None = None,

@@ -26,27 +26,39 @@ def run_rank(column: str = "run_type") -> str:
     return f"(CASE {column} {whens} END)"
 
 
-def canonical(start: dt.date, end: dt.date) -> str:
-    """bm_unit_period rows of the most mature run of each date (same run type: later stamp)."""
+def canonical_runs(start: dt.date, end: dt.date) -> str:
+    """The pointer rows of settlement_canonical_runs: for each date with a loaded run, the most
+    mature one (same run type: the later stamp), from the narrow loaded_runs table."""
     return f"""
-    WITH runs AS (
-        SELECT settlement_date, run_type, MAX(publication_ts) AS publication_ts
-        FROM {SCHEMA}.bm_unit_period
-        WHERE {dates_between("settlement_date", start, end)}
-        GROUP BY settlement_date, run_type
-    ),
-    ranked AS (
+    WITH ranked AS (
         SELECT settlement_date, run_type, publication_ts,
                ROW_NUMBER() OVER (PARTITION BY settlement_date
                                   ORDER BY {run_rank()} DESC, publication_ts DESC) AS pick
-        FROM runs
+        FROM {SCHEMA}.loaded_runs
+        WHERE {dates_between("settlement_date", start, end)}
     )
-    SELECT b.*
-    FROM {SCHEMA}.bm_unit_period AS b
-    JOIN ranked AS r
-      ON b.settlement_date = r.settlement_date AND b.run_type = r.run_type
-     AND b.publication_ts = r.publication_ts AND r.pick = 1
-    WHERE {dates_between("b.settlement_date", start, end)}
+    SELECT settlement_date, run_type, publication_ts FROM ranked WHERE pick = 1
+    """
+
+
+def canonical_view(columns: list[str], schema: str | None = SCHEMA) -> str:
+    """The SELECT of the settlement_canonical view: bm_unit_period rows of the run the pointer
+    names for each date (joined on date and run type, so a re-published run shows its new rows at
+    once), and is_stale: a more mature run of the date is loaded than the one chosen. `columns` are
+    bm_unit_period's; `schema` None leaves table names unqualified (DuckDB resolves them in the
+    view's own schema, so the view works however the file is attached)."""
+    p = f"{schema}." if schema else ""
+    return f"""
+    SELECT {", ".join(f"b.{c}" for c in columns)}, s.is_stale
+    FROM {p}bm_unit_period AS b
+    JOIN (
+        SELECT c.settlement_date, c.run_type,
+               COALESCE(MAX({run_rank("l.run_type")}) > MIN({run_rank("c.run_type")}), FALSE) AS is_stale
+        FROM {p}settlement_canonical_runs AS c
+        LEFT JOIN {p}loaded_runs AS l ON l.settlement_date = c.settlement_date
+        GROUP BY c.settlement_date, c.run_type
+    ) AS s
+      ON b.settlement_date = s.settlement_date AND b.run_type = s.run_type
     """
 
 
@@ -79,8 +91,8 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
         GROUP BY settlement_date, run_type, settlement_period, bm_unit_id
     ),
     unit AS (
-        SELECT b.settlement_date, b.run_type, b.publication_ts, b.settlement_period, b.bm_unit_id,
-               b.metered_volume_mwh, b.balancing_services_volume_mwh, b.non_delivery_charge_gbp,
+        SELECT b.settlement_date, b.run_type, b.publication_ts, b.settlement_period, b.period_start_utc,
+               b.period_end_utc, b.bm_unit_id, b.metered_volume_mwh, b.balancing_services_volume_mwh, b.non_delivery_charge_gbp,
                COALESCE(c.bm_cashflow_gbp, 0) AS bm_cashflow_gbp
         FROM {SCHEMA}.bm_unit_period AS b
         LEFT JOIN cash AS c
@@ -100,7 +112,7 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
     ),
     paired AS (
         SELECT s.settlement_date, s.from_run_type, s.to_run_type, s.from_publication_ts, s.to_publication_ts,
-               u.settlement_period, u.bm_unit_id,
+               u.settlement_period, u.period_start_utc, u.period_end_utc, u.bm_unit_id,
                CASE WHEN u.run_type = s.to_run_type THEN 1 ELSE 0 END AS is_to,
                {", ".join(f"u.{v}" for v in values)}
         FROM steps AS s
@@ -110,15 +122,15 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
         WHERE s.from_run_type IS NOT NULL
     ),
     sides AS (
-        SELECT settlement_date, settlement_period, bm_unit_id, from_run_type, to_run_type,
-               from_publication_ts, to_publication_ts,
+        SELECT settlement_date, settlement_period, period_start_utc, period_end_utc, bm_unit_id, from_run_type,
+               to_run_type, from_publication_ts, to_publication_ts,
                MAX(is_to) AS has_to, MAX(1 - is_to) AS has_from,
                {sides}
         FROM paired
-        GROUP BY settlement_date, settlement_period, bm_unit_id, from_run_type, to_run_type,
-                 from_publication_ts, to_publication_ts
+        GROUP BY settlement_date, settlement_period, period_start_utc, period_end_utc, bm_unit_id, from_run_type,
+                 to_run_type, from_publication_ts, to_publication_ts
     )
-    SELECT bm_unit_id, settlement_date, settlement_period, from_run_type, to_run_type,
+    SELECT bm_unit_id, settlement_date, settlement_period, period_start_utc, period_end_utc, from_run_type, to_run_type,
            from_publication_ts, to_publication_ts,
            CASE WHEN has_to = 1 AND has_from = 1 THEN 'both' WHEN has_to = 1 THEN 'to_only' ELSE 'from_only' END
                AS presence,
@@ -209,7 +221,8 @@ def vlp_revenue_period(start: dt.date, end: dt.date) -> str:
         WHERE {dates_between("b.settlement_date", start, end)}
         GROUP BY b.settlement_date, b.settlement_period, b.bm_unit_id
     )
-    SELECT c.bm_unit_id, c.lead_party_id, c.settlement_date, c.settlement_period, c.run_type,
+    SELECT c.bm_unit_id, c.lead_party_id, c.settlement_date, c.settlement_period, c.period_start_utc,
+           c.period_end_utc, c.run_type,
            ROUND(COALESCE(p.offer_mwh, 0), 3) AS accepted_offer_volume_mwh,
            ROUND(COALESCE(p.bid_mwh, 0), 3) AS accepted_bid_volume_mwh,
            ROUND(COALESCE(p.cashflow_gbp, 0), 2) AS bm_cashflow_gbp,

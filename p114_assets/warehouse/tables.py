@@ -6,24 +6,65 @@ from __future__ import annotations
 
 import dataclasses
 
-from p114_assets.core.s0142.tables import BM_UNIT_PERIOD, RAW_TABLES, Column, TableSpec
+from p114_assets.core.s0142.tables import ARROW_TYPES, BM_UNIT_PERIOD, PRINTED_DECIMALS, RAW_TABLES, Column, TableSpec, with_period_times
 from p114_assets.warehouse.market_tables import COMPARISON_TABLES, MARKET_TABLES
 
 DUCKDB_TYPES = {"text": "VARCHAR", "float": "DOUBLE", "int": "BIGINT", "date": "DATE", "timestamp": "TIMESTAMP",
-                "timestamp_utc": "TIMESTAMPTZ", "bool": "BOOLEAN"}  # fmt: skip
+                "timestamp_utc": "TIMESTAMPTZ", "bool": "BOOLEAN",
+                **{name: f"DECIMAL({ARROW_TYPES[name].precision},{ARROW_TYPES[name].scale})" for name in PRINTED_DECIMALS.values()}}  # fmt: skip
+# NUMERIC is BigQuery's exact decimal (38 digits, 9 after the point): it holds each of ours exactly.
 BIGQUERY_TYPES = {"text": "STRING", "float": "FLOAT64", "int": "INT64", "date": "DATE", "timestamp": "DATETIME",
-                  "timestamp_utc": "TIMESTAMP", "bool": "BOOL"}  # fmt: skip
+                  "timestamp_utc": "TIMESTAMP", "bool": "BOOL", **{name: "NUMERIC" for name in PRINTED_DECIMALS.values()}}  # fmt: skip
 
-# Derived tables (one partition = one settlement date), computed by the SQL in warehouse/sql.py.
+# The raw tables as stored: the parser's columns plus each period's UTC start and end, which the
+# warehouse adds when it writes a partition (core.s0142.tables.add_period_times).
+STORED_RAW_TABLES: dict[str, TableSpec] = {name: with_period_times(spec) for name, spec in RAW_TABLES.items()}
+
+# Canonical settlement is a view: bm_unit_period rows of the run a narrow pointer table names for
+# each date, so a date's chosen run is stored once, not copied (issue 14). `loaded_runs`, written in
+# the same transaction as a partition's raw rows, says which runs are there, so the view can tell
+# cheaply when a more mature run has landed that the pointer has not picked up yet (is_stale).
+LOADED_RUNS = TableSpec(
+    "loaded_runs",
+    (
+        Column("settlement_date", "date", nullable=False),
+        Column("run_type", "text", nullable=False),
+        Column("publication_ts", "timestamp", "publication stamp of the run's rows in bm_unit_period", nullable=False),
+        Column("flow_version", "text"),
+        Column("loaded_at", "timestamp_utc", "when the partition's rows were written"),
+    ),
+    key=("settlement_date", "run_type"),
+    cluster_by=("run_type",),
+    description="One row per (settlement date, run type) loaded into bm_unit_period, written with the rows.",
+)
+SETTLEMENT_CANONICAL_RUNS = TableSpec(
+    "settlement_canonical_runs",
+    (
+        Column("settlement_date", "date", nullable=False),
+        Column("run_type", "text", "the chosen run: most mature loaded (DF > RF > R3 > R2 > R1 > SF > II)", nullable=False),
+        Column("publication_ts", "timestamp", "its publication stamp when it was chosen (same run type: the later)",
+               nullable=False),
+    ),
+    key=("settlement_date",),
+    cluster_by=("run_type",),
+    description="The canonical run of each settlement date: the pointer settlement_canonical reads through.",
+)
 SETTLEMENT_CANONICAL = dataclasses.replace(
-    BM_UNIT_PERIOD,
+    with_period_times(BM_UNIT_PERIOD),
     name="settlement_canonical",
+    columns=with_period_times(BM_UNIT_PERIOD).columns
+    + (Column("is_stale", "bool", "a more mature run of the date is loaded that canonical has not picked up yet "
+              "(the settlement_canonical asset refreshes when it passes its checks)", nullable=False),),
     key=("settlement_date", "settlement_period", "bm_unit_id"),
     description="The bm_unit_period rows of the most mature run of each date (DF > RF > R3 > R2 > R1 > SF > II; "
-    "same run type: the later publication stamp), run_type saying which. Exactly one run per date.",
+    "same run type: the later publication stamp), run_type and publication_ts saying which, is_stale whether a "
+    "more mature run has landed since. Exactly one run per date. A view over bm_unit_period and "
+    "settlement_canonical_runs: nothing is copied.",
 )
+VIEWS = frozenset({SETTLEMENT_CANONICAL.name})
 
-RUN_RECONCILIATION = TableSpec(
+# Derived tables (one partition = one settlement date), computed by the SQL in warehouse/sql.py.
+RUN_RECONCILIATION = with_period_times(TableSpec(
     "run_reconciliation",
     (
         Column("bm_unit_id", "text", nullable=False),
@@ -34,15 +75,15 @@ RUN_RECONCILIATION = TableSpec(
         Column("from_publication_ts", "timestamp"),
         Column("to_publication_ts", "timestamp"),
         Column("presence", "text", "both | to_only | from_only: a unit-period in one run only is compared with zero"),
-        Column("metered_volume_delta_mwh", "float", "to - from, BM unit metered volume (BP7 8)"),
-        Column("balancing_services_volume_delta_mwh", "float", "to - from, BP7 5"),
-        Column("non_delivery_charge_delta_gbp", "float", "to - from, BP7 3"),
-        Column("bm_cashflow_delta_gbp", "float", "to - from, sum of the unit's BO4 bid + offer cashflows"),
+        Column("metered_volume_delta_mwh", "mwh", "to - from, BM unit metered volume (BP7 8)"),
+        Column("balancing_services_volume_delta_mwh", "mwh", "to - from, BP7 5"),
+        Column("non_delivery_charge_delta_gbp", "gbp", "to - from, BP7 3"),
+        Column("bm_cashflow_delta_gbp", "gbp", "to - from, sum of the unit's BO4 bid + offer cashflows"),
     ),
     key=("settlement_date", "settlement_period", "bm_unit_id", "from_run_type", "to_run_type"),
     cluster_by=("bm_unit_id",),
     description="How each unit's volumes and cashflows moved between consecutive settlement runs of a date.",
-)
+))
 
 _VLP_UNIT = (
     Column("bm_unit_id", "text", "a VLP secondary BM unit (V__)", nullable=False),
@@ -50,17 +91,17 @@ _VLP_UNIT = (
     Column("settlement_date", "date", nullable=False),
 )
 _VLP_MONEY = (
-    Column("accepted_offer_volume_mwh", "float", "sum of BO4 5 over the unit's pairs (>= 0)"),
-    Column("accepted_bid_volume_mwh", "float", "sum of BO4 4 over the unit's pairs (<= 0)"),
-    Column("bm_cashflow_gbp", "float", "CB = sum of BO4 14 + 15 over the unit's pairs; + = paid to the party"),
-    Column("non_delivery_charge_gbp", "float", "CND = BP7 3; + = paid by the party"),
-    Column("net_balancing_revenue_gbp", "float", "CB - CND"),
-    Column("metered_volume_mwh", "float", "BP7 8, the delivered volume"),
-    Column("balancing_services_volume_mwh", "float", "BP7 5, the net accepted volume"),
+    Column("accepted_offer_volume_mwh", "mwh", "sum of BO4 5 over the unit's pairs (>= 0)"),
+    Column("accepted_bid_volume_mwh", "mwh", "sum of BO4 4 over the unit's pairs (<= 0)"),
+    Column("bm_cashflow_gbp", "gbp", "CB = sum of BO4 14 + 15 over the unit's pairs; + = paid to the party"),
+    Column("non_delivery_charge_gbp", "gbp", "CND = BP7 3; + = paid by the party"),
+    Column("net_balancing_revenue_gbp", "gbp", "CB - CND"),
+    Column("metered_volume_mwh", "mwh", "BP7 8, the delivered volume"),
+    Column("balancing_services_volume_mwh", "mwh", "BP7 5, the net accepted volume"),
     Column("delivery_ratio", "float", "metered / balancing services volume; NULL where nothing was accepted"),
 )
 
-VLP_REVENUE_PERIOD = TableSpec(
+VLP_REVENUE_PERIOD = with_period_times(TableSpec(
     "vlp_revenue_period",
     _VLP_UNIT[:3] + (Column("settlement_period", "int", nullable=False),
                      Column("run_type", "text", "the canonical run of the date", nullable=False)) + _VLP_MONEY,  # fmt: skip
@@ -68,7 +109,7 @@ VLP_REVENUE_PERIOD = TableSpec(
     cluster_by=("run_type", "bm_unit_id"),
     description="Balancing revenue of each Virtual Lead Party secondary BM unit (V__) per settlement period, "
     "from the canonical run: BM cashflow from its BO4 pairs, non-delivery charge, net revenue, delivery.",
-)
+))
 VLP_REVENUE_DAILY = TableSpec(
     "vlp_revenue_daily",
     _VLP_UNIT + (Column("run_type", "text", "the canonical run of the date", nullable=False),) + _VLP_MONEY
@@ -84,17 +125,17 @@ VLP_PARTY_DAILY = TableSpec(
         Column("settlement_date", "date", nullable=False),
         Column("run_type", "text", "the canonical run of the date", nullable=False),
         Column("vlp_units", "int", "V__ units the party leads on the date"),
-        Column("bm_cashflow_gbp", "float", "sum of PPC 2 over the day; + = credit to the party"),
-        Column("non_delivery_charge_gbp", "float", "sum of PPC 5; + = debit"),
-        Column("energy_imbalance_cashflow_gbp", "float", "sum of PPC 3; + = debit"),
-        Column("residual_cashflow_reallocation_gbp", "float", "sum of PPC 6; + = credit"),
-        Column("net_settlement_position_gbp", "float", "BM cashflow - non-delivery - energy imbalance + RCRC; + = paid to the party"),
-        Column("vlp_compensation_cashflow_gbp", "float",
+        Column("bm_cashflow_gbp", "gbp", "sum of PPC 2 over the day; + = credit to the party"),
+        Column("non_delivery_charge_gbp", "gbp", "sum of PPC 5; + = debit"),
+        Column("energy_imbalance_cashflow_gbp", "gbp", "sum of PPC 3; + = debit"),
+        Column("residual_cashflow_reallocation_gbp", "gbp", "sum of PPC 6; + = credit"),
+        Column("net_settlement_position_gbp", "gbp", "BM cashflow - non-delivery - energy imbalance + RCRC; + = paid to the party"),
+        Column("vlp_compensation_cashflow_gbp", "gbp",
                "sum of PPC 9 [I], the Virtual Lead Party compensation cashflow; + = debit (paid by the party, as APC 11 "
                "[V]); NULL where the file leaves PPC 9 blank", "I"),
-        Column("supplier_compensation_cashflow_gbp", "float",
+        Column("supplier_compensation_cashflow_gbp", "gbp",
                "sum of PPC 10 [I], the supplier compensation cashflow; + = credit (as APC 12 [V]); NULL where blank", "I"),
-        Column("net_position_after_compensation_gbp", "float",
+        Column("net_position_after_compensation_gbp", "gbp",
                "net settlement position - VLP compensation + supplier compensation (blank counts 0); + = paid to the "
                "party; rests on PPC 9 and 10, both [I]", "I"),
     ),
@@ -112,10 +153,10 @@ UNIT_CLASSIFICATION = TableSpec(
         Column("window_days", "int", nullable=False),
         Column("days_with_data", "int", "dates of the window with a canonical run"),
         Column("run_types_used", "text", "canonical run types of those dates, comma-separated"),
-        Column("a_self_mwh", "float", "sum |FPN| (BP7 4)"),
-        Column("a_so_mwh", "float", "sum |QBS| (BP7 5)"),
-        Column("a_dev_mwh", "float", "sum |QM - FPN - QBS| (BP7 8 - 4 - 5)"),
-        Column("a_tot_mwh", "float", "a_self + a_so + a_dev"),
+        Column("a_self_mwh", "mwh", "sum |FPN| (BP7 4)"),
+        Column("a_so_mwh", "mwh", "sum |QBS| (BP7 5)"),
+        Column("a_dev_mwh", "mwh", "sum |QM - FPN - QBS| (BP7 8 - 4 - 5)"),
+        Column("a_tot_mwh", "mwh", "a_self + a_so + a_dev"),
         Column("so_share", "float", "a_so / a_tot"),
         Column("dev_share", "float", "a_dev / a_tot"),
         Column("class", "text", "so_directed | self_dispatched | imbalance_exposed | mixed | inactive", nullable=False),
@@ -136,9 +177,11 @@ DERIVED_TABLES: dict[str, TableSpec] = {
     for t in (SETTLEMENT_CANONICAL, RUN_RECONCILIATION, VLP_REVENUE_PERIOD, VLP_REVENUE_DAILY, VLP_PARTY_DAILY,
               UNIT_CLASSIFICATION)  # fmt: skip
 }
-# Settlement tables (raw and derived), then the market tables and the marts beside them.
-SETTLEMENT_TABLES: dict[str, TableSpec] = {**RAW_TABLES, **DERIVED_TABLES}
-TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
+# Bookkeeping: what is loaded and what canonical points at.
+RUN_TABLES: dict[str, TableSpec] = {t.name: t for t in (LOADED_RUNS, SETTLEMENT_CANONICAL_RUNS)}
+# Settlement tables (raw as stored, and derived), then the market tables and the marts beside them.
+SETTLEMENT_TABLES: dict[str, TableSpec] = {**STORED_RAW_TABLES, **DERIVED_TABLES}
+TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **RUN_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
 # Tables the derived SQL reads whether or not anything was ever written to them (unit kinds read
 # bm_units where it knows a unit): engines create them, empty, before running derived SQL.
 REFERENCE_TABLES = ("bm_units",)
@@ -149,8 +192,17 @@ def duckdb_columns(table: TableSpec) -> list[tuple[str, str]]:
 
 
 def duckdb_create(table: TableSpec, schema: str) -> str:
+    """CREATE TABLE for a table (views are created from their SQL: sql.canonical_view)."""
     cols = ",\n  ".join(
         f'"{name}" {sql_type}{"" if col.nullable else " NOT NULL"}'
         for (name, sql_type), col in zip(duckdb_columns(table), table.columns)
     )
     return f'CREATE TABLE IF NOT EXISTS {schema}."{table.name}" (\n  {cols}\n)'
+
+
+def write_order(table: TableSpec) -> str:
+    """The order DuckDB writes a table's rows in: its clustering columns, then its key, so each row
+    group holds a narrow range of BM units and DuckDB's min/max zone maps skip the rest when a
+    query asks for a few units (BigQuery clusters by the same columns)."""
+    columns = [c for c in table.cluster_by if c != "run_type"] + [k for k in table.key if k not in table.cluster_by]
+    return ", ".join(f'"{c}"' for c in columns)

@@ -44,8 +44,8 @@ def test_a_table_exported_reads_back_as_the_warehouse_holds_it(vlp_warehouse, tm
         assert rows[0]["settlement_date"] == dt.datetime(2024, 6, 5)  # a real date cell, not text
     by_unit = {r["bm_unit_id"]: r for r in rows}
     # SF, by hand (fixtures/vlp_sf.s0142): A: 230.50 cashflow - 1.10 non-delivery; B: 143.25
-    assert by_unit["V__AFLEX001"]["net_balancing_revenue_gbp"] == pytest.approx(229.40, abs=0.001)
-    assert by_unit["V__BFLEX002"]["net_balancing_revenue_gbp"] == pytest.approx(143.25, abs=0.001)
+    assert float(by_unit["V__AFLEX001"]["net_balancing_revenue_gbp"]) == pytest.approx(229.40, abs=0.001)  # parquet: exact Decimal
+    assert float(by_unit["V__BFLEX002"]["net_balancing_revenue_gbp"]) == pytest.approx(143.25, abs=0.001)
     assert {r["run_type"] for r in rows} == {"SF"}
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no .part left
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+from decimal import Decimal as D
 
 import polars as pl
 import pytest
@@ -70,33 +71,33 @@ def test_tables_have_their_declared_schemas(parsed):
 def test_system_period_and_market_index(parsed):
     spi = frame(parsed, "system_period")
     p1, p2 = row(spi, settlement_period=1), row(spi, settlement_period=2)
-    assert p1["system_buy_price_gbp_per_mwh"] == 70.5 and p1["system_sell_price_gbp_per_mwh"] == 70.5
-    assert p2["system_buy_price_gbp_per_mwh"] == -12.25
+    assert p1["system_buy_price_gbp_per_mwh"] == D("70.5") and p1["system_sell_price_gbp_per_mwh"] == D("70.5")
+    assert p2["system_buy_price_gbp_per_mwh"] == D("-12.25")
     assert p1["price_derivation_code"] == "N"
-    assert p1["supplier_sourcing_cost_gbp_per_mwh"] == 85.23
+    assert p1["supplier_sourcing_cost_gbp_per_mwh"] == D("85.23")
     assert p1["spi_05"] == "0" and p1["spi_30"] is None  # unknown fields kept as printed text, blank is NULL
     assert p1["replacement_price_gbp_per_mwh"] is None
     assert (p1["settlement_date"], p1["run_type"], p1["line_number"]) == (dt.date(2024, 1, 1), "II", 3)
 
     mid = frame(parsed, "market_index")
     apx = row(mid, settlement_period=1, market_index_provider="APXMIDP")
-    assert (apx["market_index_price_gbp_per_mwh"], apx["market_index_volume_mwh"]) == (65.2, 2500.5)
-    assert row(mid, settlement_period=2, market_index_provider="APXMIDP")["market_index_price_gbp_per_mwh"] == -10.0
+    assert (apx["market_index_price_gbp_per_mwh"], apx["market_index_volume_mwh"]) == (D("65.2"), D("2500.5"))
+    assert row(mid, settlement_period=2, market_index_provider="APXMIDP")["market_index_price_gbp_per_mwh"] == D("-10.0")
 
 
 def test_bm_unit_period_joins_bpi_and_bp7(parsed):
     bm = frame(parsed, "bm_unit_period")
     drax = row(bm, bm_unit_id="T_DRAX-1", settlement_period=1)
     assert drax["lead_party_id"] == "DRAXP"
-    assert drax["period_fpn_mwh"] == 100.0
-    assert drax["balancing_services_volume_mwh"] == 3.0
-    assert drax["expected_metered_volume_mwh"] == 103.0
-    assert drax["metered_volume_mwh"] == 98.5
-    assert drax["information_imbalance_volume_mwh"] == 4.5
-    assert drax["non_delivery_charge_gbp"] == 12.3
+    assert drax["period_fpn_mwh"] == D("100.0")
+    assert drax["balancing_services_volume_mwh"] == D("3.0")
+    assert drax["expected_metered_volume_mwh"] == D("103.0")
+    assert drax["metered_volume_mwh"] == D("98.5")
+    assert drax["information_imbalance_volume_mwh"] == D("4.5")
+    assert drax["non_delivery_charge_gbp"] == D("12.3")
     assert drax["transmission_loss_factor"] == -0.0087655
     assert drax["transmission_loss_multiplier"] == 0.9912345
-    assert drax["applicable_balancing_services_volume_mwh"] == 5.0
+    assert drax["applicable_balancing_services_volume_mwh"] == D("5.0")
     assert drax["trading_unit_name"] == "T_DRAX-1"  # its own trading unit: BPI 2 blank, BP7 13 its own id
     assert drax["secondary_compensation_volume_mwh"] is None  # blank on a T_ unit
     assert (drax["bpi_line_number"], drax["bp7_line_number"]) == (7, 35)
@@ -105,15 +106,15 @@ def test_bm_unit_period_joins_bpi_and_bp7(parsed):
     supplier = row(bm, bm_unit_id="2__AGOLD000", settlement_period=2)
     assert supplier["lead_party_id"] == "GOLD"
     assert supplier["trading_unit_name"] == "DEFAULT__A"
-    assert supplier["total_trading_unit_metered_volume_mwh"] == -1100.0
-    assert supplier["supplier_compensation_volume_mwh"] == 0.25
-    assert supplier["supplier_compensation_cashflow_gbp"] == 21.31
-    assert row(bm, bm_unit_id="2__AGOLD000", settlement_period=1)["supplier_compensation_volume_mwh"] == 0.0  # 0 is 0
+    assert supplier["total_trading_unit_metered_volume_mwh"] == D("-1100.0")
+    assert supplier["supplier_compensation_volume_mwh"] == D("0.25")
+    assert supplier["supplier_compensation_cashflow_gbp"] == D("21.31")
+    assert row(bm, bm_unit_id="2__AGOLD000", settlement_period=1)["supplier_compensation_volume_mwh"] == D("0.0")  # 0 is 0
 
     vlp = row(bm, bm_unit_id="V__AFLEX001", settlement_period=2)
     assert vlp["lead_party_id"] == "FLEX"
-    assert vlp["metered_volume_mwh"] == 1.2 and vlp["transmission_loss_multiplier"] == 0.9873
-    assert vlp["secondary_compensation_volume_mwh"] == 1.2
+    assert vlp["metered_volume_mwh"] == D("1.2") and vlp["transmission_loss_multiplier"] == 0.9873
+    assert vlp["secondary_compensation_volume_mwh"] == D("1.2")
     assert vlp["bp7_18"] == "1.2" and vlp["bp7_19"] is None  # [?] fields: text as printed
     assert vlp["supplier_compensation_volume_mwh"] is None
 
@@ -124,24 +125,24 @@ def test_bid_offer_pairs_sit_under_their_bpi(parsed):
     assert (offer["offer_price_gbp_per_mwh"], offer["accepted_offer_volume_mwh"], offer["offer_cashflow_gbp"]) == (80.0, 5.0, 400.0)
     bid = row(bo, bm_unit_id="T_DRAX-1", settlement_period=1, pair_number=-1)
     assert (bid["bid_price_gbp_per_mwh"], bid["accepted_bid_volume_mwh"], bid["bid_cashflow_gbp"]) == (-20.5, -2.0, 41.0)
-    assert bid["priced_accepted_bid_volume_mwh"] is None and bid["tagged_bid_volume_mwh"] == 0.0
+    assert bid["priced_accepted_bid_volume_mwh"] is None and bid["tagged_bid_volume_mwh"] == D("0.0")
     vlp = row(bo, bm_unit_id="V__AFLEX001", settlement_period=2, pair_number=1)
-    assert vlp["offer_cashflow_gbp"] == 143.25 and vlp["line_number"] == 19
+    assert vlp["offer_cashflow_gbp"] == D("143.25") and vlp["line_number"] == 19
 
 
 def test_party_and_account_period(parsed):
     ppc = frame(parsed, "party_period")
     drax = row(ppc, party_id="DRAXP", settlement_period=1)
-    assert drax["bm_unit_cashflow_gbp"] == 441.0  # = 400 + 41 from its BO4 pairs
-    assert drax["energy_imbalance_cashflow_gbp"] == -20.0 and drax["non_delivery_charge_gbp"] == 12.3
-    assert row(ppc, party_id="GOLD", settlement_period=1)["residual_cashflow_reallocation_gbp"] == -1.2
-    assert row(ppc, party_id="FLEX", settlement_period=2)["bm_unit_cashflow_gbp"] == 143.25
-    assert drax["ppc_07"] is None and drax["vlp_compensation_cashflow_gbp"] == 0.0
+    assert drax["bm_unit_cashflow_gbp"] == D("441.0")  # = 400 + 41 from its BO4 pairs
+    assert drax["energy_imbalance_cashflow_gbp"] == D("-20.0") and drax["non_delivery_charge_gbp"] == D("12.3")
+    assert row(ppc, party_id="GOLD", settlement_period=1)["residual_cashflow_reallocation_gbp"] == D("-1.2")
+    assert row(ppc, party_id="FLEX", settlement_period=2)["bm_unit_cashflow_gbp"] == D("143.25")
+    assert drax["ppc_07"] is None and drax["vlp_compensation_cashflow_gbp"] == D("0.0")
 
     apd = frame(parsed, "account_period")
     gold = row(apd, party_id="GOLD", settlement_period=2)
     assert gold["production_consumption_flag"] == "C"
-    assert gold["energy_imbalance_charge_gbp"] == 9.75 and gold["account_credited_energy_volume_mwh"] == -6.5
+    assert gold["energy_imbalance_charge_gbp"] == D("9.75") and gold["account_credited_energy_volume_mwh"] == D("-6.5")
     assert row(apd, party_id="DRAXP", settlement_period=1)["residual_cashflow_reallocation_proportion"] == 0.9
 
 
@@ -168,7 +169,7 @@ def test_newer_flow_versions_keep_extra_trailing_fields():
     bm = frame(parsed, "bm_unit_period")
     assert row(bm, bm_unit_id="T_DRAX-1", settlement_period=1)["extra_fields"] == "7.5||x y"
     assert bm["extra_fields"].null_count() == 5
-    assert row(bm, bm_unit_id="T_DRAX-1", settlement_period=1)["metered_volume_mwh"] == 98.5
+    assert row(bm, bm_unit_id="T_DRAX-1", settlement_period=1)["metered_volume_mwh"] == D("98.5")
 
 
 def test_many_extra_fields_are_all_kept():
@@ -190,8 +191,8 @@ def test_bpi_disagreeing_with_its_bp7_twin_is_recorded_not_overwritten():
     assert bpi.startswith("BPI|T_DRAX-1|")
     bm = frame(parse_text(with_line(7, bpi.replace("|98.5|", "|99|"))), "bm_unit_period")
     drax = row(bm, bm_unit_id="T_DRAX-1", settlement_period=1)
-    assert drax["metered_volume_mwh"] == 98.5  # BP7's value
-    assert drax["bpi_bp7_mismatch"] == "metered_volume_mwh: BPI 99.0, BP7 98.5"
+    assert drax["metered_volume_mwh"] == D("98.5")  # BP7's value
+    assert drax["bpi_bp7_mismatch"] == "metered_volume_mwh: BPI 99.000, BP7 98.500"  # each at its column's printed scale
     assert bm["bpi_bp7_mismatch"].null_count() == 5
 
 
@@ -200,7 +201,7 @@ def test_bpi_without_bp7_keeps_the_bpi_values():
     bm = frame(parse_text(renumbered(lines)), "bm_unit_period")
     vlp = row(bm, bm_unit_id="V__AFLEX001", settlement_period=2)
     assert vlp["lead_party_id"] is None and vlp["bp7_line_number"] is None
-    assert vlp["metered_volume_mwh"] == 1.2 and vlp["applicable_balancing_services_volume_mwh"] == 1.5
+    assert vlp["metered_volume_mwh"] == D("1.2") and vlp["applicable_balancing_services_volume_mwh"] == D("1.5")
     assert vlp["non_delivery_charge_gbp"] is None
 
 
@@ -298,5 +299,5 @@ def test_bp7_without_bpi_keeps_the_bp7_values():
     bm = frame(parse_text(renumbered(lines)), "bm_unit_period")
     vlp = row(bm, bm_unit_id="V__AFLEX001", settlement_period=2)
     assert vlp["bpi_line_number"] is None and vlp["bpi_bp7_mismatch"] is None
-    assert vlp["lead_party_id"] == "FLEX" and vlp["metered_volume_mwh"] == 1.2
+    assert vlp["lead_party_id"] == "FLEX" and vlp["metered_volume_mwh"] == D("1.2")
     assert bm.height == 6

@@ -168,9 +168,13 @@ def test_real_utf8_text_is_kept():
 
 @pytest.mark.parametrize("value", ["NaN", "nan", "inf", "-inf", "Infinity", "1e400", "-1e999"])
 def test_non_finite_numbers_name_line_and_field(value):
-    """Issue 15: NaN, inf and 1e400 loaded as numbers."""
+    """Issue 15: NaN, inf and 1e400 loaded as numbers. A float column (the loss factor) refuses them as
+    not finite; an exact one (a volume, DECIMAL(18,3)) as not a decimal of its scale."""
+    err = error(text_with(35, LINES[35 - 1].replace("|0|0|-0.0087655|", f"|0|0|{value}|")))
+    assert err.line == 35 and "(transmission_loss_factor)" in err.reason and "not a finite number" in err.reason
     err = error(text_with(35, LINES[35 - 1].replace("|98.5|0|0|", f"|{value}|0|0|")))
-    assert err.line == 35 and "BP7 field 8 (metered_volume_mwh)" in err.reason and "not a finite number" in err.reason
+    assert err.line == 35 and "BP7 field 8 (metered_volume_mwh)" in err.reason
+    assert "not a decimal number of at most 3 decimals" in err.reason
 
 
 @pytest.mark.parametrize(("line", "new", "fragment"), [

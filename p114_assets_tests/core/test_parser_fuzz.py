@@ -12,12 +12,14 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 
 from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.core.s0142.layout import LAYOUTS, MAX_LINE_BYTES
 from p114_assets.core.s0142.parser import S0142Error, parse_bytes
+from p114_assets.core.s0142.tables import ARROW_TYPES, column_type
 from p114_assets_tests.conftest import fixture_text
 
 CASES = 1100
@@ -111,7 +113,12 @@ def reference(line: bytes, record_id: str) -> dict:
     values = line.decode().split("|")[1:-1]
     out = {}
     for f, text in zip(layout.fields(), values):
-        out[f.column] = None if text == "" else float(text) if f.type == "float" else int(text) if f.type == "int" else text
+        if text == "":
+            out[f.column] = None
+        elif f.type == "float":  # exact where the table stores a decimal (issue 13), else a float
+            out[f.column] = Decimal(text) if str(ARROW_TYPES[column_type(f)]).startswith("decimal") else float(text)
+        else:
+            out[f.column] = int(text) if f.type == "int" else text
     extra = "|".join(values[layout.width :]).rstrip("|")
     out["extra_fields"] = extra or None
     return out

@@ -76,7 +76,8 @@ def test_schema_structure_is_an_error_and_value_ranges_a_warning(fixture_tables)
     bad = bm.with_columns(
         run_type=pl.when(pl.col("settlement_period") == 2).then(pl.lit("XX")).otherwise(pl.col("run_type")),
         transmission_loss_multiplier=pl.when(pl.col("bm_unit_id") == "T_DRAX-1").then(1.5).otherwise(pl.col("transmission_loss_multiplier")),
-        non_delivery_charge_gbp=pl.when(pl.col("bm_unit_id") == "V__AFLEX001").then(-3.0).otherwise(pl.col("non_delivery_charge_gbp")),
+        non_delivery_charge_gbp=pl.when(pl.col("bm_unit_id") == "V__AFLEX001").then(pl.lit(-3, pl.Decimal(18, 2)))
+        .otherwise(pl.col("non_delivery_charge_gbp")),
     )  # fmt: skip
     structure = quality.schema_outcome(BM, bad, "structure")
     assert not structure.passed and structure.severity == "ERROR"

@@ -10,6 +10,7 @@ from p114_assets.core.settlement import (
     is_vlp_unit,
     more_mature,
     parse_run_types,
+    period_bounds_exprs,
     period_end_utc,
     period_start_utc,
     periods_in_day,
@@ -43,6 +44,29 @@ def test_period_one_starts_at_local_midnight():
     assert period_start_utc(dt.date(2024, 10, 27), 5) == dt.datetime(2024, 10, 27, 1, 0, tzinfo=dt.timezone.utc)
     with pytest.raises(ValueError, match="periods 1..46"):
         period_start_utc(dt.date(2024, 3, 31), 47)
+
+
+UTC = dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    "day, periods, first_start, last_end",
+    [
+        # spring: local midnight is 00:00 GMT; 23 hours later it is midnight BST (23:00 UTC)
+        (dt.date(2024, 3, 31), 46, dt.datetime(2024, 3, 31, 0, 0, tzinfo=UTC), dt.datetime(2024, 3, 31, 23, 0, tzinfo=UTC)),
+        # autumn: local midnight is 00:00 BST (23:00 UTC the day before); 25 hours later midnight GMT
+        (dt.date(2024, 10, 27), 50, dt.datetime(2024, 10, 26, 23, 0, tzinfo=UTC), dt.datetime(2024, 10, 28, 0, 0, tzinfo=UTC)),
+        (dt.date(2024, 7, 1), 48, dt.datetime(2024, 6, 30, 23, 0, tzinfo=UTC), dt.datetime(2024, 7, 1, 23, 0, tzinfo=UTC)),
+    ],
+)
+def test_period_bounds_for_whole_columns_on_clock_change_days(day, periods, first_start, last_end):
+    frame = pl.DataFrame({"settlement_date": [day] * periods, "settlement_period": list(range(1, periods + 1))})
+    bounds = frame.with_columns(period_bounds_exprs())
+    starts, ends = bounds["period_start_utc"].to_list(), bounds["period_end_utc"].to_list()
+    assert (starts[0], ends[-1]) == (first_start, last_end)
+    assert starts[1:] == ends[:-1] and all(e - s == dt.timedelta(minutes=30) for s, e in zip(starts, ends))
+    if periods == 50:  # the repeated local hour: periods 3-4 and 5-6 both read 01:00-02:00 on a clock
+        assert starts[4] == dt.datetime(2024, 10, 27, 1, 0, tzinfo=UTC)
 
 
 def test_run_precedence_and_stamps():
@@ -84,9 +108,6 @@ def test_vlp_units_are_only_v_prefixed():
     assert not is_vlp_unit("VX_ABC")  # "V__" is a literal prefix, not a pattern
     assert is_supplier_unit("2__AGESL000") and is_supplier_unit("C__AEDFC001")
     assert not is_supplier_unit("V__FCNRG001")
-
-
-UTC = dt.timezone.utc
 
 
 @pytest.mark.parametrize(

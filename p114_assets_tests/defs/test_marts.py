@@ -17,6 +17,7 @@ fixtures/vlp_ii.s0142 and vlp_sf.s0142 (2024-06-05, periods 1 and 2), by hand:
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal as D
 
 import dagster as dg
 import pyarrow as pa
@@ -69,31 +70,31 @@ def test_vlp_revenue_to_the_penny(env):
     period = {(r["bm_unit_id"], r["settlement_period"]): r for r in rows(env, "vlp_revenue_period")}
     assert set(period) == {("V__AFLEX001", 1), ("V__AFLEX001", 2), ("V__BFLEX002", 1), ("V__BFLEX002", 2)}  # no T_, no 2__
     a1 = period[("V__AFLEX001", 1)]
-    assert (a1["accepted_offer_volume_mwh"], a1["accepted_bid_volume_mwh"]) == (2.0, -1.0)
-    assert (a1["bm_cashflow_gbp"], a1["non_delivery_charge_gbp"], a1["net_balancing_revenue_gbp"]) == (230.50, 4.25, 226.25)
-    assert (a1["metered_volume_mwh"], a1["balancing_services_volume_mwh"], a1["delivery_ratio"]) == (0.8, 1.0, 0.8)
+    assert (a1["accepted_offer_volume_mwh"], a1["accepted_bid_volume_mwh"]) == (D("2.000"), D("-1.000"))
+    assert (a1["bm_cashflow_gbp"], a1["non_delivery_charge_gbp"], a1["net_balancing_revenue_gbp"]) == (D("230.50"), D("4.25"), D("226.25"))
+    assert (a1["metered_volume_mwh"], a1["balancing_services_volume_mwh"], a1["delivery_ratio"]) == (D("0.800"), D("1.000"), 0.8)
     assert (a1["lead_party_id"], a1["run_type"]) == ("FLEX", "II")
     idle = period[("V__AFLEX001", 2)]
     assert (idle["bm_cashflow_gbp"], idle["net_balancing_revenue_gbp"], idle["delivery_ratio"]) == (0.0, 0.0, None)
     b2 = period[("V__BFLEX002", 2)]
-    assert (b2["bm_cashflow_gbp"], b2["net_balancing_revenue_gbp"]) == (143.25, 143.25)
+    assert (b2["bm_cashflow_gbp"], b2["net_balancing_revenue_gbp"]) == (D("143.25"), D("143.25"))
     assert b2["delivery_ratio"] == pytest.approx(1.2 / 1.5)
 
     daily = {r["bm_unit_id"]: r for r in rows(env, "vlp_revenue_daily")}
     assert set(daily) == {"V__AFLEX001", "V__BFLEX002"}
     assert (daily["V__AFLEX001"]["bm_cashflow_gbp"], daily["V__AFLEX001"]["non_delivery_charge_gbp"],
-            daily["V__AFLEX001"]["net_balancing_revenue_gbp"], daily["V__AFLEX001"]["periods_with_acceptances"]) == (230.50, 4.25, 226.25, 1)  # fmt: skip
-    assert daily["V__BFLEX002"]["net_balancing_revenue_gbp"] == 143.25
+            daily["V__AFLEX001"]["net_balancing_revenue_gbp"], daily["V__AFLEX001"]["periods_with_acceptances"]) == (D("230.50"), D("4.25"), D("226.25"), 1)  # fmt: skip
+    assert daily["V__BFLEX002"]["net_balancing_revenue_gbp"] == D("143.25")
 
     (party,) = rows(env, "vlp_party_daily")  # FLEX only: BIGGEN and GOLD lead no V__ unit
     assert party["party_id"] == "FLEX" and party["vlp_units"] == 2
     # 230.50 + 143.25 = 373.75; 4.25; 12.40 - 3.00 = 9.40; 1.10 + 0.40 = 1.50
     assert (party["bm_cashflow_gbp"], party["non_delivery_charge_gbp"], party["energy_imbalance_cashflow_gbp"],
-            party["residual_cashflow_reallocation_gbp"]) == (373.75, 4.25, 9.40, 1.50)  # fmt: skip
-    assert party["net_settlement_position_gbp"] == 361.60  # 373.75 - 4.25 - 9.40 + 1.50
+            party["residual_cashflow_reallocation_gbp"]) == (D("373.75"), D("4.25"), D("9.40"), D("1.50"))  # fmt: skip
+    assert party["net_settlement_position_gbp"] == D("361.60")  # 373.75 - 4.25 - 9.40 + 1.50
     # PPC 9 (VLP compensation, + = debit): 2.50 + 1.25; PPC 10 (supplier compensation, + = credit): blank + 0.40
-    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (3.75, 0.40)
-    assert party["net_position_after_compensation_gbp"] == 358.25  # 361.60 - 3.75 + 0.40
+    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (D("3.75"), D("0.40"))
+    assert party["net_position_after_compensation_gbp"] == D("358.25")  # 361.60 - 3.75 + 0.40
 
 
 def test_a_more_mature_run_moves_the_marts_to_its_figures(env):
@@ -104,13 +105,13 @@ def test_a_more_mature_run_moves_the_marts_to_its_figures(env):
     daily = {r["bm_unit_id"]: r for r in rows(env, "vlp_revenue_daily")}
     a = daily["V__AFLEX001"]
     assert a["run_type"] == "SF"
-    assert (a["non_delivery_charge_gbp"], a["net_balancing_revenue_gbp"], a["metered_volume_mwh"]) == (1.10, 229.40, 0.95)
+    assert (a["non_delivery_charge_gbp"], a["net_balancing_revenue_gbp"], a["metered_volume_mwh"]) == (D("1.10"), D("229.40"), D("0.950"))
     assert a["delivery_ratio"] == pytest.approx(0.95)
     (party,) = rows(env, "vlp_party_daily")
     # 373.75 - 1.10 - (11.90 - 3.00) + (1.05 + 0.40) = 365.20
-    assert (party["run_type"], party["net_settlement_position_gbp"]) == ("SF", 365.20)
-    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (0.0, 0.0)  # printed 0
-    assert party["net_position_after_compensation_gbp"] == 365.20
+    assert (party["run_type"], party["net_settlement_position_gbp"]) == ("SF", D("365.20"))
+    assert (party["vlp_compensation_cashflow_gbp"], party["supplier_compensation_cashflow_gbp"]) == (D("0.0"), D("0.0"))  # printed 0
+    assert party["net_position_after_compensation_gbp"] == D("365.20")
     check = next(e for e in result.get_asset_check_evaluations() if e.check_name == "vlp_cashflow_reconciles")
     assert check.passed and check.metadata["parties_compared"].value == 1
 
@@ -146,8 +147,8 @@ def test_classification_by_hand(env):
     assert set(got) == set(HAND)  # 2__AGOLD000 is a supplier unit: excluded
     for unit, (a_self, a_so, a_dev, cls) in HAND.items():
         r = got[unit]
-        assert (r["a_self_mwh"], r["a_so_mwh"], r["a_dev_mwh"]) == (a_self, a_so, a_dev), unit
-        assert r["a_tot_mwh"] == pytest.approx(a_self + a_so + a_dev)
+        assert (r["a_self_mwh"], r["a_so_mwh"], r["a_dev_mwh"]) == tuple(D(str(v)) for v in (a_self, a_so, a_dev)), unit
+        assert r["a_tot_mwh"] == D(str(a_self)) + D(str(a_so)) + D(str(a_dev))  # exact MWh
         assert r["so_share"] == pytest.approx(a_so / (a_self + a_so + a_dev))
         assert r["class"] == cls == classify(a_self, a_so, a_dev), unit  # the SQL and the reference rule agree
         assert (r["window_start"], r["window_end"], r["window_days"]) == (DAY - dt.timedelta(days=29), DAY, 30)
@@ -174,7 +175,7 @@ def test_classification_thresholds_and_window_are_run_config(env):
 
     materialize(env, key=str(DAY + dt.timedelta(days=1)), config={"window_days": 1, "min_activity_mwh": 2.0})
     narrow = {r["bm_unit_id"]: r for r in rows(env, "unit_classification") if r["settlement_date"] == DAY + dt.timedelta(days=1)}
-    assert narrow["V__AFLEX001"]["a_dev_mwh"] == 0.05 and narrow["V__AFLEX001"]["run_types_used"] == "SF"
+    assert narrow["V__AFLEX001"]["a_dev_mwh"] == D("0.05") and narrow["V__AFLEX001"]["run_types_used"] == "SF"
     assert narrow["V__AFLEX001"]["class"] == narrow["V__BFLEX002"]["class"] == "inactive"  # 1.05 and 1.8 MWh < 2
     assert narrow["T_BIGG-1"]["min_activity_mwh"] == 2.0 and narrow["T_BIGG-1"]["window_days"] == 1
 

@@ -14,6 +14,7 @@ import pytest
 
 from p114_assets.core.synthetic import generate_file
 from p114_assets.core.s0142.parser import parse_bytes
+from p114_assets.core.s0142.tables import add_period_times
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
 DAY = dt.date(2024, 5, 1)
@@ -47,7 +48,7 @@ def test_tables_are_queryable_as_p114_dot_table_and_round_trip_values(tmp_path, 
     warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
     warehouse.replace_partition(tables, DAY, "SF")
     back = warehouse.query("SELECT * FROM p114.bm_unit_period ORDER BY settlement_period, bm_unit_id")
-    original = tables["bm_unit_period"].sort_by([("settlement_period", "ascending"), ("bm_unit_id", "ascending")])
+    original = add_period_times(tables["bm_unit_period"]).sort_by([("settlement_period", "ascending"), ("bm_unit_id", "ascending")])
     assert back.to_pylist() == original.to_pylist()
     # The file opened directly (as a user would): schema p114 in catalog p114
     with duckdb.connect(str(tmp_path / "p114.duckdb"), read_only=True) as con:

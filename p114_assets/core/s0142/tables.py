@@ -4,11 +4,14 @@ Column and TableSpec."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+import polars as pl
 import pyarrow as pa
 
-from p114_assets.core.s0142.layout import APD, BO4, BP7, MD1, PPC, SPI, RecordLayout
+from p114_assets.core.s0142.layout import APD, BO4, BP7, MD1, PPC, SPI, Field, RecordLayout
+from p114_assets.core.settlement import period_bounds_exprs
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "text": pa.string(),
@@ -18,7 +21,15 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "timestamp": pa.timestamp("s"),  # as printed in the file, no time zone (publication_ts)
     "timestamp_utc": pa.timestamp("us", tz="UTC"),  # an instant
     "bool": pa.bool_(),
+    # Exact decimals (issue 13): what S0142 prints with 2, 3 and 5 decimals is money, a volume and
+    # a price. 18 digits hold any GB settlement amount (10^16 GBP) with room for sums over years.
+    "gbp": pa.decimal128(18, 2),
+    "mwh": pa.decimal128(18, 3),
+    "price": pa.decimal128(18, 5),
 }
+# The exact type of a layout number printed with this many decimals; other numbers (loss factors
+# and proportions to 7 decimals, unmarked floats) stay binary floats.
+PRINTED_DECIMALS: dict[int, str] = {2: "gbp", 3: "mwh", 5: "price"}
 
 
 
@@ -62,9 +73,14 @@ FILE_COLUMNS = (
 EXTRA = Column("extra_fields", "text", "fields past the known layout (newer flow versions), '|'-joined")
 
 
+def column_type(f: Field) -> str:
+    """The table type of a layout field: a number printed with 2, 3 or 5 decimals is stored exactly."""
+    return PRINTED_DECIMALS.get(f.decimals or 0, f.type) if f.type == "float" else f.type
+
+
 def _record_columns(layout: RecordLayout, skip: tuple[str, ...] = ()) -> tuple[Column, ...]:
     return tuple(
-        Column(f.column, f.type, f.description, f.confidence) for f in layout.fields() if f.column not in skip
+        Column(f.column, column_type(f), f.description, f.confidence) for f in layout.fields() if f.column not in skip
     )
 
 
@@ -120,3 +136,45 @@ ACCOUNT_PERIOD = _record_table(
 RAW_TABLES: dict[str, TableSpec] = {
     t.name: t for t in (SYSTEM_PERIOD, MARKET_INDEX, BM_UNIT_PERIOD, BID_OFFER_PAIR, PARTY_PERIOD, ACCOUNT_PERIOD)
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# UTC time of each settlement period: every table with settlement_period carries both columns,
+# right after it. Raw tables get them when their parsed rows are written (add_period_times); derived
+# tables carry them through their SQL.
+
+PERIOD_TIMES = (
+    Column("period_start_utc", "timestamp_utc", "UTC start of the settlement period (period 1 starts at 00:00 "
+           "Europe/London; 46 periods on the spring clock change, 50 on the autumn one)", nullable=False),
+    Column("period_end_utc", "timestamp_utc", "UTC end of the settlement period (start + 30 minutes)", nullable=False),
+)  # fmt: skip
+
+
+def with_period_times(spec: TableSpec) -> TableSpec:
+    """The table with period_start_utc and period_end_utc after settlement_period (unchanged if it
+    has no settlement_period, or has them already)."""
+    names = spec.column_names
+    if "settlement_period" not in names or PERIOD_TIMES[0].name in names:
+        return spec
+    at = names.index("settlement_period") + 1
+    return dataclasses.replace(spec, columns=spec.columns[:at] + PERIOD_TIMES + spec.columns[at:])
+
+
+def add_period_times(rows: pa.Table) -> pa.Table:
+    """Parsed rows with period_start_utc and period_end_utc computed from settlement_date and
+    settlement_period (core.settlement's clock-change rule), placed after settlement_period."""
+    if "settlement_period" not in rows.column_names or PERIOD_TIMES[0].name in rows.column_names:
+        return rows
+    times = period_times(rows.select(["settlement_date", "settlement_period"]))
+    at = rows.column_names.index("settlement_period") + 1
+    for offset, column in enumerate(PERIOD_TIMES):
+        rows = rows.add_column(at + offset, pa.field(column.name, ARROW_TYPES[column.type], nullable=False), times.column(column.name))
+    return rows
+
+
+def period_times(periods: pa.Table) -> pa.Table:
+    """(settlement_date, settlement_period) rows with their UTC start and end (core.settlement's
+    column-wise rule), as Arrow in the warehouse's type."""
+    table = pl.from_arrow(periods).with_columns(period_bounds_exprs()).to_arrow()
+    types = {c.name: ARROW_TYPES[c.type] for c in PERIOD_TIMES}
+    return table.cast(pa.schema([pa.field(f.name, types[f.name]) if f.name in types else f for f in table.schema]))

@@ -18,7 +18,7 @@ from p114_assets.defs.settlement.resources import FileRejected, LandingZone, S01
 from p114_assets.defs.table_assets import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
 from p114_assets.warehouse import queries, sql
 from p114_assets.warehouse.base import Warehouse
-from p114_assets.warehouse.tables import RUN_RECONCILIATION, SETTLEMENT_CANONICAL
+from p114_assets.warehouse.tables import RUN_RECONCILIATION, SETTLEMENT_CANONICAL, SETTLEMENT_CANONICAL_RUNS, STORED_RAW_TABLES
 
 
 def _failure(description: str, **metadata) -> dg.Failure:
@@ -138,7 +138,7 @@ RAW_SPECS = [
             "confidence of the S0142 layout: [V] seen in real files, [C] checked by arithmetic, "
             "[I] inferred, [?] unknown (kept as printed text)."
         ),
-        metadata=table_metadata(table),
+        metadata=table_metadata(STORED_RAW_TABLES[name]),
     )
     for name, table in RAW_TABLES.items()
 ]
@@ -235,14 +235,18 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
 def settlement_canonical(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     """For each settlement date, the bm_unit_period rows of the most mature run present:
     DF > RF > R3 > R2 > R1 > SF > II, and for the same run type the later publication stamp, with
-    `run_type` saying which. Exactly one run per date.
+    `run_type` and `publication_ts` saying which. Exactly one run per date. `is_stale` marks the
+    rows of a date where a more mature run has landed since that this asset has not picked up yet.
 
-    Computed in the warehouse with SQL over the partition's dates (a month per run in backfills).
-    Automation: re-materialized on its own when a run of the date lands (so a later, more mature
-    run replaces the earlier one), unless a run of the date failed a blocking check.
+    A view: materializing it refreshes one pointer row per date (settlement_canonical_runs: the
+    chosen run type and stamp), and the view reads that run's rows in bm_unit_period, so no row is
+    copied. Over the partition's dates (a month per run in backfills). Automation: re-materialized
+    on its own when a run of the date lands (so a later, more mature run replaces the earlier
+    one), unless a run of the date failed a blocking check.
     """
-    dates, rows = refresh(context, warehouse, SETTLEMENT_CANONICAL, sql.canonical)
+    dates, _ = refresh(context, warehouse, SETTLEMENT_CANONICAL_RUNS, sql.canonical_runs)
     chosen = queries.rows_by_run(warehouse, "settlement_canonical", dates[0], dates[-1])
+    rows = sum(r["n"] for r in chosen)
     found = {r["settlement_date"] for r in chosen}
     missing = [d for d in dates if d not in found]
     if missing:
