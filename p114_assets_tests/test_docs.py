@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -31,10 +32,10 @@ def test_the_python_api_example_runs(vlp_warehouse, monkeypatch):
         for cell in cells:
             exec(compile(cell, "docs/python_api.md", "exec"), namespace)
     assert namespace["tables"]["vlp_revenue_daily"] == 2
-    assert namespace["by_party"].to_dicts() == [{"lead_party_id": "FLEX", "net_balancing_revenue_gbp": 372.65, "units": 2}]
+    assert namespace["by_party"].to_dicts() == [{"lead_party_id": "FLEX", "net_balancing_revenue_gbp": D("372.65"), "units": 2}]
     assert list(namespace["periods"]["settlement_period"]) == [1, 2]  # pandas, the unit's two periods in SF
     # SF, by hand: 373.75 - 1.10 - 8.90 + 1.45 = 365.20
-    assert namespace["position"] == pytest.approx(365.20, abs=1e-9)
+    assert namespace["position"] == D("365.20")  # exact money: a Decimal
     assert "FLEX 2024-06-05 (SF): 365.20 GBP" in printed.getvalue()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import re
+from decimal import Decimal as D
 
 import dagster as dg
 import pytest
@@ -72,10 +73,10 @@ def test_real_shaped_file_passes_every_check_and_builds_every_table(env):
     assert parties == {"20222033", "EZPD", "FLEX", "GOLD"}  # a numeric-looking id stays text
     (flex,) = query(env, "SELECT * FROM p114.vlp_party_daily")
     assert (flex["party_id"], flex["bm_cashflow_gbp"], flex["non_delivery_charge_gbp"], flex["energy_imbalance_cashflow_gbp"],
-            flex["residual_cashflow_reallocation_gbp"]) == ("FLEX", 230.50, 5.90, 13.89, 0.15)  # fmt: skip
-    assert flex["net_settlement_position_gbp"] == 210.86  # 230.50 - 5.90 - 13.89 + 0.15
-    assert (flex["vlp_compensation_cashflow_gbp"], flex["supplier_compensation_cashflow_gbp"]) == (0.05, None)  # PPC 10 blank
-    assert flex["net_position_after_compensation_gbp"] == 210.81  # 210.86 - 0.05
+            flex["residual_cashflow_reallocation_gbp"]) == ("FLEX", D("230.50"), D("5.90"), D("13.89"), D("0.15"))  # fmt: skip
+    assert flex["net_settlement_position_gbp"] == D("210.86")  # 230.50 - 5.90 - 13.89 + 0.15
+    assert (flex["vlp_compensation_cashflow_gbp"], flex["supplier_compensation_cashflow_gbp"]) == (D("0.05"), None)  # PPC 10 blank
+    assert flex["net_position_after_compensation_gbp"] == D("210.81")  # 210.86 - 0.05
     for table in ("run_reconciliation", "vlp_revenue_period", "vlp_revenue_daily", "unit_classification"):
         assert query(env, f"SELECT count(*) AS n FROM p114.{table}") != [{"n": -1}]  # built (queries a table that exists)
     assert query(env, "SELECT count(*) AS n FROM p114.vlp_revenue_period") == [{"n": 48}]
