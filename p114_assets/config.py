@@ -152,6 +152,21 @@ def backfill_chunk(env: Env = None) -> int:
     return _whole("P114_BACKFILL_CHUNK", 7, env, minimum=1)
 
 
+def min_row_ratio(env: Env = None) -> float:
+    """P114_MIN_ROW_RATIO: a file whose partition would keep fewer than this share of the rows of its
+    previous version (in any raw table) fails the blocking check rows_vs_previous_version; 0 turns it off."""
+    value = _get("P114_MIN_ROW_RATIO", env)
+    if value is None:
+        return 0.5
+    try:
+        ratio = float(value)
+    except ValueError:
+        ratio = -1.0
+    if not 0 <= ratio <= 1:  # NaN fails this too
+        raise ConfigError(f"P114_MIN_ROW_RATIO={value!r}: expected a number from 0 to 1")
+    return ratio
+
+
 def dagster_home(env: Env = None) -> str | None:
     """DAGSTER_HOME: the Dagster instance the CLI records runs in and reads check results from
     (Dagster requires an absolute path)."""

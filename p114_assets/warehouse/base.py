@@ -17,10 +17,19 @@ class Warehouse(dg.ConfigurableResource):
     """Where p114's tables live. Implementations: DuckDBWarehouse (embedded default),
     BigQueryWarehouse (production)."""
 
-    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
+                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
         """Replace the rows of one (settlement date, run type) in every given raw table, atomically:
         afterwards each table holds exactly the given rows for that partition, and if anything
-        fails no table has changed. Returns rows written per table."""
+        fails no table has changed. Returns rows written per table. With `status` (the partition's
+        partition_status row, version 'loaded': a load that passed its checks), in the same
+        transaction the row replaces the partition's status rows and its quarantined rows go."""
+        raise NotImplementedError
+
+    def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:
+        """Keep a partition's rejected rows in the `<table>_quarantine` tables (replacing any
+        earlier rejected version of the partition) with their partition_status row (version
+        'quarantined'), atomically. The raw tables are not touched."""
         raise NotImplementedError
 
     def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:

@@ -21,7 +21,8 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from p114_assets.warehouse import sql, stored
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import REFERENCE_TABLES, TABLES, VIEWS, duckdb_columns, duckdb_create, write_order
+from p114_assets.warehouse.tables import (PARTITION_STATUS, QUARANTINE_SUFFIX, REFERENCE_TABLES, TABLES, VALID_VIEWS, VIEWS, duckdb_columns,
+                                          duckdb_create, write_order)  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,9 @@ class DuckDBWarehouse(Warehouse):
             self._ensure_table(con, name, catalog)
         if view:
             self._ensure_canonical_view(con)
+        if PARTITION_STATUS.name in names and any(v not in catalog for v in VALID_VIEWS):
+            for name in VALID_VIEWS:
+                con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS {sql.valid_view(name.removesuffix('_valid'), schema=None)}")
 
     def ensure_table(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         self.ensure_tables(con, [name])
@@ -181,20 +185,41 @@ class DuckDBWarehouse(Warehouse):
         columns = [f'"{c}"' for c in TABLES["bm_unit_period"].column_names]
         con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.settlement_canonical AS {sql.canonical_view(columns, schema=None)}")
 
-    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+    def _put_rows(self, con: duckdb.DuckDBPyConnection, name: str, rows: pa.Table, settlement_date: dt.date, run_type: str,
+                  into: str | None = None) -> None:  # fmt: skip
+        """Replace one partition's rows of table `name` (or of `into`, a table of the same columns)."""
+        target = into or name
+        columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+        con.execute(f'DELETE FROM {SCHEMA}."{target}" WHERE settlement_date = ? AND run_type = ?', [settlement_date, run_type])
+        con.register("incoming_rows", rows)
+        con.execute(f'INSERT INTO {SCHEMA}."{target}" ({columns}) SELECT {columns} FROM incoming_rows '
+                    f"ORDER BY {write_order(TABLES[name])}")  # fmt: skip
+        con.unregister("incoming_rows")
+
+    def _put_status(self, con: duckdb.DuckDBPyConnection, status: pa.Table, settlement_date: dt.date, run_type: str,
+                    versions: Sequence[str]) -> None:  # fmt: skip
+        """Replace the partition's partition_status rows of these versions by `status`."""
+        marks = ", ".join("?" for _ in versions)
+        con.execute(f"DELETE FROM {SCHEMA}.{PARTITION_STATUS.name} WHERE settlement_date = ? AND run_type = ? AND version IN ({marks})",
+                    [settlement_date, run_type, *versions])  # fmt: skip
+        con.register("status_row", status)
+        con.execute(f"INSERT INTO {SCHEMA}.{PARTITION_STATUS.name} SELECT {', '.join(PARTITION_STATUS.column_names)} FROM status_row")
+        con.unregister("status_row")
+
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
+                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
         written: dict[str, int] = {}
         tables = stored.stored_rows(tables)
-        with self._transaction([*tables, stored.LOADED_RUNS]) as con:
+        checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
+        with self._transaction([*tables, stored.LOADED_RUNS, *checked]) as con:
             for name, table in tables.items():
-                columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-                con.execute(
-                    f'DELETE FROM {SCHEMA}."{name}" WHERE settlement_date = ? AND run_type = ?', [settlement_date, run_type]
-                )
-                con.register("incoming_rows", table)
-                con.execute(f'INSERT INTO {SCHEMA}."{name}" ({columns}) SELECT {columns} FROM incoming_rows '
-                            f"ORDER BY {write_order(TABLES[name])}")  # fmt: skip
-                con.unregister("incoming_rows")
+                self._put_rows(con, name, table, settlement_date, run_type)
                 written[name] = table.num_rows
+            if status is not None:  # a checked load: its status, and no quarantined version any more
+                for name in tables:
+                    con.execute(f'DELETE FROM {SCHEMA}."{name}{QUARANTINE_SUFFIX}" WHERE settlement_date = ? AND run_type = ?',
+                                [settlement_date, run_type])  # fmt: skip
+                self._put_status(con, status, settlement_date, run_type, ("loaded", "quarantined"))
             if "bm_unit_period" in tables:
                 con.execute(f"DELETE FROM {SCHEMA}.{stored.LOADED_RUNS} WHERE settlement_date = ? AND run_type = ?",
                             [settlement_date, run_type])  # fmt: skip
@@ -204,6 +229,14 @@ class DuckDBWarehouse(Warehouse):
                     con.execute(f"INSERT INTO {SCHEMA}.{stored.LOADED_RUNS} SELECT * FROM loaded_run")
                     con.unregister("loaded_run")
         return written
+
+    def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:
+        tables = stored.stored_rows(tables)
+        quarantine = {name: f"{name}{QUARANTINE_SUFFIX}" for name in tables}
+        with self._transaction([*quarantine.values(), PARTITION_STATUS.name]) as con:
+            for name, rows in tables.items():
+                self._put_rows(con, name, rows, settlement_date, run_type, into=quarantine[name])
+            self._put_status(con, status, settlement_date, run_type, ("quarantined",))
 
     @contextmanager
     def _transaction(self, tables: Sequence[str]) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -62,6 +62,19 @@ def canonical_view(columns: list[str], schema: str | None = SCHEMA) -> str:
     """
 
 
+def valid_view(table: str, schema: str | None = SCHEMA) -> str:
+    """The SELECT of `<table>_valid`: the raw table's rows of the partitions whose loaded version
+    passed every blocking check (partition_status holds one 'loaded' row per partition, so the join
+    never repeats a row)."""
+    p = f"{schema}." if schema else ""
+    return f"""
+    SELECT t.* FROM {p}{table} AS t
+    JOIN {p}partition_status AS s
+      ON s.settlement_date = t.settlement_date AND s.run_type = t.run_type
+    WHERE s.version = 'loaded' AND s.blocking_passed
+    """
+
+
 def run_reconciliation(start: dt.date, end: dt.date) -> str:
     """Per unit, date and period: how metered volume, balancing services volume, non-delivery
     charge and BM cashflow moved between consecutive runs present for the date. A unit-period in

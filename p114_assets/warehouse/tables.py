@@ -61,6 +61,49 @@ SETTLEMENT_CANONICAL = dataclasses.replace(
     "more mature run has landed since. Exactly one run per date. A view over bm_unit_period and "
     "settlement_canonical_runs: nothing is copied.",
 )
+# Check before swap (issue 15): a partition's rows replace the old ones only when they pass their
+# blocking checks. `partition_status` records every load and every rejected version, in the same
+# transaction as the rows; a rejected version's rows wait in `<raw table>_quarantine` (one version per
+# partition), and `<raw table>_valid` views keep only partitions whose loaded version passed.
+PARTITION_STATUS = TableSpec(
+    "partition_status",
+    (
+        Column("settlement_date", "date", nullable=False),
+        Column("run_type", "text", nullable=False),
+        Column("version", "text", "loaded: the rows in the raw tables; quarantined: a rejected file's rows, in the "
+               "<raw table>_quarantine tables (at most one such version per partition)", nullable=False),
+        Column("file_name", "text", "the S0142 file the rows came from"),
+        Column("publication_ts", "timestamp", "its AAA publication stamp"),
+        Column("flow_version", "text"),
+        Column("loaded_at", "timestamp_utc", "when this version was written", nullable=False),
+        Column("blocking_passed", "bool", "every blocking (ERROR) check passed: only such a version is loaded",
+               nullable=False),
+        Column("failed_checks", "text", "the blocking checks that failed, `asset.check`, comma-separated; NULL if none"),
+        Column("warnings", "text", "the WARN checks that failed, `asset.check`, comma-separated; NULL if none"),
+        Column("row_counts", "text", "rows per raw table of this version, JSON: {\"bm_unit_period\": 384000, ...}"),
+        Column("checks", "text", "every check's result, JSON: [{\"asset\", \"check\", \"severity\", \"passed\", "
+               "\"description\"}, ...]"),
+    ),
+    key=("settlement_date", "run_type", "version"),
+    cluster_by=("run_type",),
+    description="One row per (settlement date, run type) loaded, and one per rejected version kept in quarantine: "
+    "file, stamp, when, and each check's result and severity. Written in the same transaction as the rows.",
+)
+QUARANTINE_SUFFIX, VALID_SUFFIX = "_quarantine", "_valid"
+QUARANTINE_TABLES: dict[str, TableSpec] = {
+    f"{name}{QUARANTINE_SUFFIX}": dataclasses.replace(
+        spec, name=f"{name}{QUARANTINE_SUFFIX}",
+        description=f"The rows of {name} from the latest file of a partition that failed a blocking check (its "
+        "partition_status row, version 'quarantined', says which): kept for inspection, never read by anything "
+        "downstream; replaced by the next rejected file of the partition, removed when a good one loads.")
+    for name, spec in STORED_RAW_TABLES.items()
+}  # fmt: skip
+# The valid views: a raw table's rows of the partitions whose loaded version passed every blocking check.
+VALID_VIEWS: dict[str, str] = {
+    f"{name}{VALID_SUFFIX}": f"{name}'s rows of the partitions whose loaded version passed every blocking check "
+    "(partition_status); partitions loaded before partition_status existed are left out until loaded again"
+    for name in STORED_RAW_TABLES
+}
 VIEWS = frozenset({SETTLEMENT_CANONICAL.name})
 
 # Derived tables (one partition = one settlement date), computed by the SQL in warehouse/sql.py.
@@ -178,10 +221,10 @@ DERIVED_TABLES: dict[str, TableSpec] = {
               UNIT_CLASSIFICATION)  # fmt: skip
 }
 # Bookkeeping: what is loaded and what canonical points at.
-RUN_TABLES: dict[str, TableSpec] = {t.name: t for t in (LOADED_RUNS, SETTLEMENT_CANONICAL_RUNS)}
+RUN_TABLES: dict[str, TableSpec] = {t.name: t for t in (LOADED_RUNS, SETTLEMENT_CANONICAL_RUNS, PARTITION_STATUS)}
 # Settlement tables (raw as stored, and derived), then the market tables and the marts beside them.
 SETTLEMENT_TABLES: dict[str, TableSpec] = {**STORED_RAW_TABLES, **DERIVED_TABLES}
-TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **RUN_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
+TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **RUN_TABLES, **QUARANTINE_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
 # Tables the derived SQL reads whether or not anything was ever written to them (unit kinds read
 # bm_units where it knows a unit): engines create them, empty, before running derived SQL.
 REFERENCE_TABLES = ("bm_units",)

@@ -8,15 +8,16 @@ from pathlib import Path
 
 import dagster as dg
 
+from p114_assets import config
 from p114_assets.core import quality
 from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import check_outputs, evaluations, report
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
-from p114_assets.defs.settlement.checks import FILE_CHECK_SPECS, RAW_CHECK_SPECS, raw_outcomes, unreadable_outcomes
+from p114_assets.defs.settlement.checks import FILE_CHECK_SPECS, RAW_CHECK_SPECS, unreadable_outcomes
 from p114_assets.defs.settlement.resources import FileRejected, LandingZone, S0142Source
 from p114_assets.defs.table_assets import WAREHOUSE_POOL, derived_asset, refresh, row_count_metadata, table_metadata
-from p114_assets.warehouse import queries, sql
+from p114_assets.warehouse import checked_load, queries, sql
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.tables import RUN_RECONCILIATION, SETTLEMENT_CANONICAL, SETTLEMENT_CANONICAL_RUNS, STORED_RAW_TABLES
 
@@ -161,18 +162,20 @@ def _load_metadata(header: S0142Header, written: dict[str, int], name: str) -> d
     can_subset=False,
 )
 def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing: LandingZone):
-    """Parse the partition's S0142 file, replace its rows in every raw table in one transaction,
-    and check them (the checks of each table, per partition).
+    """Parse the partition's S0142 file, check its rows (the checks of each table, per partition),
+    and only if every blocking check passes replace its rows in every raw table in one transaction.
 
-    Re-materializing gives the same rows, never duplicates; a file that fails to parse leaves the
-    partition's earlier rows untouched (nothing is deleted before the new rows are ready). A
-    partition that fails a blocking check is not materialized, so nothing downstream is built
-    from it.
+    Re-materializing gives the same rows, never duplicates. A file that fails to parse or a
+    blocking check (including one with far fewer rows than the partition's previous version)
+    leaves the partition's earlier rows untouched: its rows are kept in the `<table>_quarantine`
+    tables and partition_status records which checks failed. Such a partition is not
+    materialized, so nothing downstream is built from it.
     """
     loaded: dict[str, tuple[S0142Header, dict[str, int]]] = {}
     outcomes: dict[str, dict[str, list]] = {}
     errors: dict[str, str] = {}
     parse_seconds = write_seconds = check_seconds = 0.0
+    ratio = config.min_row_ratio()
     for settlement_date, run_type in partitions_of(context):
         key = str(partition_key(settlement_date, run_type))
         path = landing.latest(settlement_date, run_type)
@@ -187,18 +190,16 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         except S0142Error as exc:
             errors[key] = str(exc)
             continue
-        started = time.perf_counter()
-        written = warehouse.replace_partition(parsed.tables, settlement_date, run_type)
-        write_seconds += time.perf_counter() - started
-        started = time.perf_counter()
-        outcomes[key] = raw_outcomes(warehouse, settlement_date, run_type)
-        check_seconds += time.perf_counter() - started
-        failed = sorted({f"{t}:{o.check}" for t, found in outcomes[key].items() for o in found if not o.passed and o.severity == "ERROR"})
-        if failed:
-            errors[key] = "failed blocking check(s) " + ", ".join(failed)
+        done = checked_load.load_partition(warehouse, parsed.tables, parsed.header, settlement_date, run_type, ratio)
+        write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
+        outcomes[key], written = done.outcomes, done.rows
+        if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
+            errors[key] = (f"failed blocking check(s) {', '.join(done.failed)}; the partition keeps its previous rows, "
+                           f"the file's rows are in the *_quarantine tables (partition_status says why)")  # fmt: skip
         else:
             loaded[key] = (parsed.header, written)
-        context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items()))
+        context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items())
+                         + ("" if done.loaded else " (quarantined)"))  # fmt: skip
 
     by_table = {name: {key: found[name] for key, found in outcomes.items()} for name in RAW_TABLES}
     if errors:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from p114_assets.core import quality
+from p114_assets.core import partition_checks, quality
 from p114_assets.core.quality import Outcome
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import report, spec
@@ -24,28 +24,16 @@ from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse import queries
 from p114_assets.warehouse.base import Warehouse
 
-# The checks the load step of the raw tables runs: every rule of core/quality.py for each table, then
-# the settlement identities across tables (WARN, never blocking), each on the asset it names.
+# The checks the load step of the raw tables runs on a partition's rows before they replace the old ones
+# (core/partition_checks.py): every rule of core/quality.py for each table, the settlement identities
+# across tables (WARN, never blocking), and rows_vs_previous_version, each on the asset it names.
 RAW_CHECK_SPECS = [
     *(spec(rule, table.name, settlement_run_partitions) for table in RAW_TABLES.values() for rule in quality.rules_for(table)),
     *(spec(identity.rule, identity.asset, settlement_run_partitions) for identity in quality.IDENTITIES),
+    spec(partition_checks.ROWS_VS_PREVIOUS, partition_checks.ROWS_VS_PREVIOUS_ASSET, settlement_run_partitions),
 ]
 # The checks the fetch step of the file runs, on the fetched file, before it enters the landing zone.
 FILE_CHECK_SPECS = [spec(rule, "s0142_file", settlement_run_partitions) for rule in (quality.HEADER_MATCHES_PARTITION, quality.TRAILER_LINE_COUNT)]
-
-
-def raw_outcomes(warehouse: Warehouse, settlement_date: dt.date, run_type: str) -> dict[str, list[Outcome]]:
-    """Every raw table's rule outcomes for one loaded partition, read back from the warehouse, and the
-    settlement identities (reading only the columns they need) with the outcomes of their asset."""
-    outcomes = {
-        name: quality.partition_outcomes(table, pl.from_arrow(warehouse.read_partition(name, settlement_date, run_type)), settlement_date)
-        for name, table in RAW_TABLES.items()
-    }
-    tables = {table: pl.from_arrow(warehouse.read_partition(table, settlement_date, run_type, columns))
-              for table, columns in quality.IDENTITY_COLUMNS.items()}  # fmt: skip
-    for identity, outcome in zip(quality.IDENTITIES, quality.identity_outcomes(tables)):
-        outcomes[identity.asset].append(outcome)
-    return outcomes
 
 
 def unreadable_outcomes(reason: str) -> list[Outcome]:

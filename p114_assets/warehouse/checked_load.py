@@ -1,0 +1,91 @@
+"""Check before swap: how one parsed raw partition enters the warehouse, on any engine.
+
+1. The parsed rows are made the rows as stored (with their period times): the staged rows.
+2. Every check of the partition runs on them (core/partition_checks.py, in memory, one pass per
+   table), with the rows per table of the partition's loaded version for rows_vs_previous_version.
+3. Only when every blocking check passes do they replace the partition's rows, in one transaction
+   with its loaded_runs and partition_status rows (Warehouse.replace_partition). Otherwise the raw
+   tables are not touched: the rows go to `<table>_quarantine`, replacing any earlier rejected
+   version of the partition, with a partition_status row saying which checks failed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+
+import polars as pl
+import pyarrow as pa
+
+from p114_assets.core import partition_checks
+from p114_assets.core.quality import Outcome
+from p114_assets.core.s0142.parser import S0142Header
+from p114_assets.core.s0142.tables import RAW_TABLES
+from p114_assets.warehouse import stored
+from p114_assets.warehouse.base import SCHEMA, Warehouse
+from p114_assets.warehouse.tables import PARTITION_STATUS
+
+
+@dataclass
+class PartitionLoad:
+    """What happened to one partition: its checks per asset, whether its rows were loaded (else
+    quarantined), rows per table, and seconds spent checking and writing."""
+
+    outcomes: dict[str, list[Outcome]]
+    loaded: bool
+    rows: dict[str, int]
+    failed: list[str] = field(default_factory=list)  # `asset.check` of failed blocking checks
+    check_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+
+def previous_rows(warehouse: Warehouse, settlement_date: dt.date, run_type: str) -> dict[str, int] | None:
+    """Rows per raw table of the partition's loaded version: from its partition_status row, or
+    counted where it was loaded before partition_status existed. None: nothing loaded."""
+    day = f"DATE '{settlement_date.isoformat()}'"
+    where = f"settlement_date = {day} AND run_type = '{run_type}'"
+    if warehouse.table_exists(PARTITION_STATUS.name):
+        found = warehouse.query(f"SELECT row_counts FROM {SCHEMA}.{PARTITION_STATUS.name} WHERE {where} AND version = 'loaded'")
+        if found.num_rows and found.column(0)[0].as_py():
+            return json.loads(found.column(0)[0].as_py())
+    if not warehouse.table_exists("bm_unit_period"):
+        return None
+    counts = warehouse.query(" UNION ALL ".join(f"SELECT '{name}' AS name, COUNT(*) AS n FROM {SCHEMA}.{name} WHERE {where}"
+                                                for name in RAW_TABLES if warehouse.table_exists(name)))  # fmt: skip
+    found = {r["name"]: int(r["n"]) for r in counts.to_pylist()}
+    return found if any(found.values()) else None
+
+
+def status_row(header: S0142Header, settlement_date: dt.date, run_type: str, outcomes: dict[str, list[Outcome]],
+               rows: dict[str, int], loaded: bool) -> pa.Table:  # fmt: skip
+    """The partition_status row of one version of a partition."""
+    failed, warned = partition_checks.blocking_failures(outcomes), partition_checks.warnings(outcomes)
+    row = {
+        "settlement_date": settlement_date, "run_type": run_type, "version": "loaded" if loaded else "quarantined",
+        "file_name": header.file_name, "publication_ts": header.publication_ts, "flow_version": header.flow_version,
+        "loaded_at": dt.datetime.now(dt.timezone.utc), "blocking_passed": not failed,
+        "failed_checks": ", ".join(failed) or None, "warnings": ", ".join(warned) or None,
+        "row_counts": json.dumps(rows), "checks": partition_checks.checks_json(outcomes),
+    }  # fmt: skip
+    return pa.Table.from_pylist([row], schema=PARTITION_STATUS.arrow_schema())
+
+
+def load_partition(warehouse: Warehouse, tables: dict[str, pa.Table], header: S0142Header, settlement_date: dt.date,
+                   run_type: str, min_row_ratio: float = partition_checks.DEFAULT_MIN_ROW_RATIO) -> PartitionLoad:  # fmt: skip
+    """Check a parsed partition, then load it if it passes every blocking check, else quarantine it."""
+    started = time.perf_counter()
+    staged = stored.stored_rows(tables)
+    frames = {name: pl.from_arrow(rows) for name, rows in staged.items()}
+    previous = previous_rows(warehouse, settlement_date, run_type)
+    outcomes = partition_checks.partition_outcomes(frames, settlement_date, previous, min_row_ratio)
+    failed = partition_checks.blocking_failures(outcomes)
+    rows = {name: t.num_rows for name, t in staged.items()}
+    status = status_row(header, settlement_date, run_type, outcomes, rows, loaded=not failed)
+    checked = time.perf_counter()
+    if failed:
+        warehouse.quarantine_partition(staged, settlement_date, run_type, status)
+    else:
+        warehouse.replace_partition(staged, settlement_date, run_type, status=status)
+    return PartitionLoad(outcomes, not failed, rows, failed, checked - started, time.perf_counter() - checked)
