@@ -21,7 +21,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponenti
 
 from p114_assets.warehouse import sql, stored
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import (PARTITION_STATUS, QUARANTINE_SUFFIX, REFERENCE_TABLES, TABLES, VALID_VIEWS, VIEWS, duckdb_columns,
+from p114_assets.warehouse.tables import (PARTITION_STATUS, QUARANTINE_SUFFIX, REFERENCE_TABLES, STORED_RAW_TABLES, TABLES, VALID_VIEWS, VIEWS, duckdb_columns,
                                           duckdb_create, write_order)  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -124,14 +124,16 @@ class DuckDBWarehouse(Warehouse):
         catalog = self._catalog(con)
         copied = catalog.get("settlement_canonical", ("", set()))[0] == "BASE TABLE"
         view = copied or "settlement_canonical_copy" in catalog or any(n in VIEWS for n in names)
-        wanted = [*(("bm_unit_period", stored.LOADED_RUNS, stored.CANONICAL_RUNS) if view else ()), *names]
+        valid = PARTITION_STATUS.name in names  # the valid views read it and every raw table
+        wanted = [*(("bm_unit_period", stored.LOADED_RUNS, stored.CANONICAL_RUNS) if view else ()), *names,
+                  *(STORED_RAW_TABLES if valid else ())]  # fmt: skip
         if copied:  # out of the view's way first; converted below
             con.execute(f"ALTER TABLE {SCHEMA}.settlement_canonical RENAME TO settlement_canonical_copy")
         for name in dict.fromkeys(n for n in wanted if n not in VIEWS):
             self._ensure_table(con, name, catalog)
         if view:
             self._ensure_canonical_view(con)
-        if PARTITION_STATUS.name in names and any(v not in catalog for v in VALID_VIEWS):
+        if valid and any(v not in catalog for v in VALID_VIEWS):
             for name in VALID_VIEWS:
                 con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{name} AS {sql.valid_view(name.removesuffix('_valid'), schema=None)}")
 

@@ -60,8 +60,8 @@ def test_clock_change_days_pass_every_check(env, market, day, periods):
     assert result.success
     found = evaluations(result)
     # file checks + every table's rules + the settlement identities (WARN) across the tables
-    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES)
-    assert expected == 22 and len(found) == expected and all(e.passed for e in found.values())
+    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES) + 1  # + rows_vs_previous_version
+    assert expected == 23 and len(found) == expected and all(e.passed for e in found.values())
     periods_check = found[("bm_unit_period", "periods_per_day", f"{day}|SF")]
     assert periods_check.metadata["periods_expected"].value == periods
 

@@ -53,8 +53,8 @@ def test_real_shaped_file_passes_every_check_and_builds_every_table(env):
     result = raw_run(env)
     assert result.success
     found = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
-    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES)
-    assert len(found) == expected == 22
+    expected = 2 + sum(len(quality.rules_for(t)) for t in RAW_TABLES.values()) + len(quality.IDENTITIES) + 1  # + rows_vs_previous_version
+    assert len(found) == expected == 23
     assert all(e.passed for e in found.values()), {n: e.description for n, e in found.items() if not e.passed}  # no FAIL, no WARN
     assert found[("bm_unit_period", "bpi_matches_bp7")].passed  # the trading-unit rule: BPI 2 blank, BP7 13 its own id
     file_event = next(e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("s0142_file"))
