@@ -34,7 +34,8 @@ from sqlglot import exp
 from p114_assets.core.s0142.tables import TableSpec
 from p114_assets.warehouse import sql, stored
 from p114_assets.warehouse.base import SCHEMA, Warehouse
-from p114_assets.warehouse.tables import BIGQUERY_TYPES, REFERENCE_TABLES, TABLES, VIEWS
+from p114_assets.warehouse.tables import (BIGQUERY_TYPES, PARTITION_STATUS, QUARANTINE_SUFFIX, REFERENCE_TABLES, STORED_RAW_TABLES, TABLES,
+                                          VALID_VIEWS, VIEWS)  # fmt: skip
 
 STAGING_TTL = dt.timedelta(hours=1)  # staging tables of a crashed load clean themselves up
 
@@ -165,6 +166,8 @@ class BigQueryWarehouse(Warehouse):
             if spec.cluster_by:
                 table.clustering_fields = list(spec.cluster_by)
             client.create_table(table, exists_ok=True)
+            if spec.name == PARTITION_STATUS.name:
+                self._create_valid_views(client)
             if spec.name == stored.LOADED_RUNS and self.table_exists("bm_unit_period"):
                 client.query(self.to_bigquery(stored.loaded_runs_from_rows(SCHEMA))).result()  # runs loaded before it existed
             return
@@ -174,6 +177,14 @@ class BigQueryWarehouse(Warehouse):
             table.schema = [*table.schema, *[bigquery.SchemaField(f.name, f.field_type, mode="NULLABLE",
                                                                   description=f.description) for f in missing]]  # fmt: skip
             client.update_table(table, ["schema"])
+
+    def _create_valid_views(self, client: bigquery.Client) -> None:
+        """The `<raw table>_valid` views, with partition_status (the raw tables first: they read them)."""
+        for name in STORED_RAW_TABLES:
+            self._ensure_table(client, STORED_RAW_TABLES[name])
+        for view in VALID_VIEWS:
+            client.query(f"CREATE OR REPLACE VIEW {self._ref(view)} AS "
+                         f"{self.to_bigquery(sql.valid_view(view.removesuffix('_valid')))}").result()  # fmt: skip
 
     def _stage(self, client: bigquery.Client, name: str, rows: pa.Table) -> str:
         """Load rows into a new staging table (expiring soon) and return its id."""
@@ -198,27 +209,65 @@ class BigQueryWarehouse(Warehouse):
     def _run_script(self, client: bigquery.Client, script: str) -> None:
         client.query(script).result()
 
-    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str) -> dict[str, int]:
+    def _partition(self, settlement_date: dt.date, run_type: str) -> str:
+        return f"settlement_date = {sql.date_literal(settlement_date)} AND run_type = '{run_type}'"
+
+    def _put_statements(self, name: str, staging: str, settlement_date: dt.date, run_type: str, into: str | None = None) -> list[str]:
+        """Replace the partition's rows of `name` (or of `into`, a table of its columns) by the staged ones."""
+        target, columns = self._ref(into or name), ", ".join(f"`{c}`" for c in TABLES[name].column_names)
+        return [f"DELETE FROM {target} WHERE {self._partition(settlement_date, run_type)}",
+                f"INSERT INTO {target} ({columns}) SELECT {columns} FROM `{staging}`"]  # fmt: skip
+
+    def _status_statements(self, staging: str, settlement_date: dt.date, run_type: str, versions: Sequence[str]) -> list[str]:
+        listed = ", ".join(f"'{v}'" for v in versions)
+        return [f"DELETE FROM {self._ref(PARTITION_STATUS.name)} WHERE {self._partition(settlement_date, run_type)} "
+                f"AND version IN ({listed})",
+                f"INSERT INTO {self._ref(PARTITION_STATUS.name)} SELECT * FROM `{staging}`"]  # fmt: skip
+
+    def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
+                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
         tables = stored.stored_rows(tables)
+        checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
         with self.bigquery.get_client() as client:
-            self.ensure_tables(client, [*tables, stored.LOADED_RUNS])
+            self.ensure_tables(client, [*tables, stored.LOADED_RUNS, *checked])
             staged: dict[str, str] = {}
             try:
                 for name, rows in tables.items():
                     staged[name] = self._stage(client, name, rows)
                 statements = []
                 for name in tables:
-                    columns = ", ".join(f"`{c}`" for c in TABLES[name].column_names)
-                    statements.append(f"DELETE FROM {self._ref(name)} WHERE settlement_date = {sql.date_literal(settlement_date)} "
-                                      f"AND run_type = '{run_type}'")  # fmt: skip
-                    statements.append(f"INSERT INTO {self._ref(name)} ({columns}) SELECT {columns} FROM `{staged[name]}`")
+                    statements += self._put_statements(name, staged[name], settlement_date, run_type)
                 if "bm_unit_period" in tables:
                     statements += self._loaded_run_statements(tables["bm_unit_period"], settlement_date, run_type)
+                if status is not None:  # a checked load: its status row, and no quarantined version any more
+                    staged[PARTITION_STATUS.name] = self._stage(client, PARTITION_STATUS.name, status)
+                    statements += [f"DELETE FROM {self._ref(f'{name}{QUARANTINE_SUFFIX}')} WHERE {self._partition(settlement_date, run_type)}"
+                                   for name in tables]  # fmt: skip
+                    statements += self._status_statements(staged[PARTITION_STATUS.name], settlement_date, run_type, ("loaded", "quarantined"))
                 self._swap(client, statements)
             finally:
                 for staging in staged.values():
                     client.delete_table(staging, not_found_ok=True)
         return {name: rows.num_rows for name, rows in tables.items()}
+
+    def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:
+        """As on DuckDB: the staged rows go to the quarantine tables, not the raw ones, in one transaction."""
+        tables = stored.stored_rows(tables)
+        with self.bigquery.get_client() as client:
+            self.ensure_tables(client, [*(f"{name}{QUARANTINE_SUFFIX}" for name in tables), PARTITION_STATUS.name])
+            staged: dict[str, str] = {}
+            try:
+                for name, rows in tables.items():
+                    staged[name] = self._stage(client, name, rows)
+                staged[PARTITION_STATUS.name] = self._stage(client, PARTITION_STATUS.name, status)
+                statements = []
+                for name in tables:
+                    statements += self._put_statements(name, staged[name], settlement_date, run_type, into=f"{name}{QUARANTINE_SUFFIX}")
+                statements += self._status_statements(staged[PARTITION_STATUS.name], settlement_date, run_type, ("quarantined",))
+                self._swap(client, statements)
+            finally:
+                for staging in staged.values():
+                    client.delete_table(staging, not_found_ok=True)
 
     def _loaded_run_statements(self, rows: pa.Table, settlement_date: dt.date, run_type: str) -> list[str]:
         """Replace the partition's row of loaded_runs (inside the swap's transaction)."""

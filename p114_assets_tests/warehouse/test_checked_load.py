@@ -1,0 +1,114 @@
+"""Check before swap on both engines (a DuckDB file; the BigQuery emulator with the real client):
+a partition's rows are checked before they replace the old ones, a failing version is quarantined,
+partition_status and the valid views say so; and the one-pass checks give the rules' outcomes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+
+from p114_assets.core import partition_checks, quality
+from p114_assets.core.s0142.parser import parse_bytes
+from p114_assets.core.s0142.tables import RAW_TABLES
+from p114_assets.core.synthetic import generate_file
+from p114_assets.warehouse import checked_load, stored
+from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+DAY = dt.date(2024, 5, 1)
+
+
+@pytest.fixture(params=["duckdb", "bigquery"])
+def warehouse(request, tmp_path):
+    if request.param == "duckdb":
+        return DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    return request.getfixturevalue("bq_warehouse")
+
+
+@pytest.fixture(scope="module")
+def parsed(small_market):
+    generated = generate_file(small_market, DAY, "SF")
+    return parse_bytes(generated.text, generated.file_name.name)
+
+
+def count(warehouse, table: str) -> int:
+    return warehouse.query(f"SELECT COUNT(*) AS n FROM p114.{table}").to_pylist()[0]["n"]
+
+
+def bm_values(warehouse, table: str = "bm_unit_period") -> list[tuple]:
+    rows = warehouse.query(f"SELECT bm_unit_id, settlement_period, metered_volume_mwh FROM p114.{table}").to_pylist()
+    return sorted((r["bm_unit_id"], r["settlement_period"], r["metered_volume_mwh"]) for r in rows)
+
+
+def test_a_bad_version_is_quarantined_and_the_good_rows_stay(warehouse, parsed):
+    n = parsed.tables["bm_unit_period"].num_rows
+    first = checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF")
+    assert first.loaded and first.failed == []
+    before = bm_values(warehouse)
+    assert len(before) == n
+
+    # A later version holding a tenth of the units: well formed, far fewer rows.
+    units = sorted(set(parsed.tables["bm_unit_period"].column("bm_unit_id").to_pylist()))[: max(1, n // 480)]
+    cut = {name: (pl.from_arrow(t).filter(pl.col("bm_unit_id").is_in(units)).to_arrow() if "bm_unit_id" in t.column_names else t)
+           for name, t in parsed.tables.items()}  # fmt: skip
+    second = checked_load.load_partition(warehouse, cut, parsed.header, DAY, "SF")
+    assert not second.loaded and second.failed == ["bm_unit_period.rows_vs_previous_version"]
+    assert bm_values(warehouse) == before  # count and values
+    assert bm_values(warehouse, "bm_unit_period_quarantine") == sorted(
+        (r["bm_unit_id"], r["settlement_period"], r["metered_volume_mwh"]) for r in cut["bm_unit_period"].to_pylist())
+    status = warehouse.query("SELECT version, blocking_passed, failed_checks, row_counts FROM p114.partition_status").to_pylist()
+    status.sort(key=lambda r: r["version"])
+    assert [(r["version"], r["blocking_passed"], r["failed_checks"]) for r in status] == [
+        ("loaded", True, None), ("quarantined", False, "bm_unit_period.rows_vs_previous_version")]
+    assert json.loads(status[0]["row_counts"])["bm_unit_period"] == n
+    assert json.loads(status[1]["row_counts"])["bm_unit_period"] == cut["bm_unit_period"].num_rows
+    assert count(warehouse, "bm_unit_period_valid") == n
+
+    # A good version again: it loads, and the quarantined one goes (one quarantined version at most).
+    assert checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF").loaded
+    assert count(warehouse, "bm_unit_period_quarantine") == 0
+    assert warehouse.query("SELECT version FROM p114.partition_status").to_pylist() == [{"version": "loaded"}]
+
+
+def test_the_valid_views_leave_out_partitions_without_a_passing_status(warehouse, parsed):
+    # Loaded straight (no checks, as an earlier release did): raw rows, but no passing status.
+    warehouse.replace_partition(parsed.tables, DAY, "SF")
+    assert checked_load.load_partition(warehouse, {n: t.slice(0, 0) for n, t in parsed.tables.items()}, parsed.header, DAY, "II").loaded is False
+    assert count(warehouse, "bm_unit_period") == parsed.tables["bm_unit_period"].num_rows
+    assert count(warehouse, "bm_unit_period_valid") == 0
+    assert count(warehouse, "party_period_valid") == 0
+
+
+def test_the_previous_rows_of_a_partition_loaded_before_partition_status_are_counted(tmp_path, parsed):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    warehouse.replace_partition(parsed.tables, DAY, "SF")
+    assert checked_load.previous_rows(warehouse, DAY, "SF") == {name: t.num_rows for name, t in parsed.tables.items()}
+    assert checked_load.previous_rows(warehouse, DAY, "II") is None
+
+
+def test_the_one_pass_checks_give_the_rules_outcomes(parsed):
+    frames = {name: pl.from_arrow(t) for name, t in stored.stored_rows(parsed.tables).items()}
+    bad = frames["bm_unit_period"]
+    bad = pl.concat([bad, bad.head(1)]).with_columns(  # a duplicate, and a period out of range (its unit keeps 48 distinct)
+        pl.when(pl.int_range(pl.len()) == 1).then(51).otherwise(pl.col("settlement_period")).alias("settlement_period"))
+    cases = {**frames, "bm_unit_period": bad}
+    for table_frames in (frames, cases):
+        fast = partition_checks.partition_outcomes(table_frames, DAY, None)
+        for name, spec in RAW_TABLES.items():
+            slow = quality.partition_outcomes(spec, table_frames[name], DAY)
+            assert [(o.check, o.passed, o.description) for o in fast[name][: len(slow)]] == [(o.check, o.passed, o.description) for o in slow]
+    failed = partition_checks.blocking_failures(partition_checks.partition_outcomes(cases, DAY, None))
+    assert failed == ["bm_unit_period.no_duplicate_unit_periods", "bm_unit_period.periods_per_day", "bm_unit_period.schema"]
+
+
+@pytest.mark.parametrize("counts, previous, ratio, passed", [
+    ({"bm_unit_period": 480}, None, 0.5, True),
+    ({"bm_unit_period": 240}, {"bm_unit_period": 480}, 0.5, True),  # exactly half: kept
+    ({"bm_unit_period": 239}, {"bm_unit_period": 480}, 0.5, False),
+    ({"bm_unit_period": 0}, {"bm_unit_period": 480}, 0.0, True),  # 0 turns the rule off
+    ({"bm_unit_period": 480, "bid_offer_pair": 1}, {"bm_unit_period": 480, "bid_offer_pair": 10}, 0.5, False),
+])  # fmt: skip
+def test_rows_vs_previous_version(counts, previous, ratio, passed):
+    assert partition_checks.rows_vs_previous(counts, previous, ratio).passed is passed
