@@ -8,6 +8,7 @@ and Dagster's `warehouse` concurrency pool keeps writers from queueing up in the
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -250,8 +251,10 @@ class DuckDBWarehouse(Warehouse):
             try:
                 yield con
                 con.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 _rollback(con)
+                if isinstance(exc, duckdb.Error) and "No space left on device" in str(exc):  # name the cause, in one line
+                    raise OSError(errno.ENOSPC, "No space left on device", str(Path(self.path).resolve())) from exc
                 raise
 
     def replace_dates(self, table: str, start: dt.date, end: dt.date, select_sql: str, then: Sequence[str] = ()) -> int:
