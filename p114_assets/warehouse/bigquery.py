@@ -6,7 +6,9 @@
 - A partition replace is atomic: every table's new rows are first loaded into a staging table
   (Parquet, straight from Arrow, expiring after an hour), then one multi-statement transaction
   deletes the partition and inserts the staged rows in every table. A failure before the swap
-  leaves the old rows untouched; a failure inside it rolls back. Date bounds are DATE literals
+  leaves the old rows untouched; a failure inside it rolls back. A partition that failed its
+  blocking checks (warehouse/checked_load.py) goes the same way into the `<table>_quarantine`
+  tables instead, and either transaction writes the partition's partition_status row. Date bounds are DATE literals
   (dagster-gcp's IO manager writes timestamp strings that fail on DATE columns: dagster #13147).
 - SQL is written once, in the portable subset DuckDB runs (warehouse/sql.py), and transpiled to
   BigQuery's dialect by sqlglot, which also points `p114.<table>` at the configured dataset.
