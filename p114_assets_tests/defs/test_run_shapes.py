@@ -20,7 +20,8 @@ from p114_assets_tests.conftest import local_resources
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 CANONICAL = dg.AssetKey("settlement_canonical")
-BLOCKING_BM = {"periods_per_day", "every_unit_every_period", "no_duplicate_unit_periods", "bpi_matches_bp7", "schema"}
+BLOCKING_BM = {"periods_per_day", "every_unit_every_period", "no_duplicate_unit_periods", "bpi_matches_bp7", "schema",
+               "rows_vs_previous_version"}
 
 
 @pytest.fixture(scope="module")

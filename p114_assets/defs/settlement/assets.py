@@ -194,7 +194,8 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
         outcomes[key], written = done.outcomes, done.rows
         if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
-            errors[key] = (f"failed blocking check(s) {', '.join(done.failed)}; the partition keeps its previous rows, "
+            failed = sorted(f"{t}:{o.check}" for t, found in done.outcomes.items() for o in found if not o.passed and o.severity == "ERROR")
+            errors[key] = (f"failed blocking check(s) {', '.join(failed)}; the partition keeps its previous rows, "
                            f"the file's rows are in the *_quarantine tables (partition_status says why)")  # fmt: skip
         else:
             loaded[key] = (parsed.header, written)
