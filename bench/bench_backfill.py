@@ -4,22 +4,33 @@ in-process path (`p114 materialize`), per partition, on the same real-scale file
 N consecutive settlement dates of one run type (8,000 BM units, generated once and cached under
 bench/.cache/backfill/) are loaded twice into fresh DuckDB files:
 
-1. in-process, as `p114 materialize --source DIR` does (raw chunks of 7, then the derived tables
-   a month per run): the baseline;
+1. in-process, as `p114 materialize --source DIR` does (raw chunks of P114_BACKFILL_CHUNK, then
+   the derived tables a month per run), in a child process: the baseline;
 2. through Dagster as a user does it from the UI: `dagster-webserver` and `dagster-daemon` on
    127.0.0.1 with a throwaway DAGSTER_HOME (the project's instance settings), and one asset
    backfill launched through GraphQL (`launchPartitionBackfill`) of the raw assets of the N
    partitions and the daily assets of their dates, timed from the launch until the backfill is
    complete (and until its last run ended, which leaves out the daemon noticing).
 
-    python bench/bench_backfill.py [--dates 10] [--units 8000] [--start 2024-07-01] [--run-type SF]
+Printed: wall time, partitions per minute, CPU seconds (every process of each path: for the UI
+path the webserver, the daemon, their code servers and the runs), peak RSS of each run process,
+where the UI path's time went (each run: created by the backfill daemon, started, ended, and its
+process's start-up), the extrapolation to 1,461 dates (2022-2025, one run each: the
+best-available backfill) and to 1,461 x 6 runs, and the warehouse's bytes per date and per table.
+
+    python bench/bench_backfill.py [--dates 10] [--chunk 7] [--units 8000] [--start 2024-07-01]
+                                   [--run-type SF] [--no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
+import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +40,11 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the system-test harness starts the webserver and the daemon
+sys.path.insert(0, str(REPO / "bench"))
 CACHE = REPO / "bench" / ".cache" / "backfill"
+FOUR_YEARS = 1461  # settlement dates 2022-01-01..2025-12-31
+RUN_TYPES = 6  # II, SF, R1, R2, R3, RF
+MiB = 2**20
 
 
 def generated_files(start: dt.date, dates: int, run_type: str, units: int) -> Path:
@@ -48,80 +63,204 @@ def generated_files(start: dt.date, dates: int, run_type: str, units: int) -> Pa
     return folder
 
 
-def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date) -> tuple[float, bool]:
-    from p114_assets.app.runner import materialize_folder
-    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+IN_PROCESS = """
+import datetime as dt, sys, warnings
+warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
+from p114_assets.app.runner import materialize_folder
+from p114_assets.warehouse.duckdb import DuckDBWarehouse
+folder, path, start, end = sys.argv[1:]
+summary = materialize_folder(folder, DuckDBWarehouse(path=path), dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+sys.exit(0 if summary.ok else 1)
+"""
 
-    os.environ.pop("DAGSTER_HOME", None)  # a throwaway instance, as `p114 materialize` without DAGSTER_HOME
+
+def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date, env: dict) -> dict:
+    """`p114 materialize` of the folder in a child process (a throwaway instance, as without
+    DAGSTER_HOME): wall, CPU and peak RSS of that process."""
+    child_env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | env
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    summary = materialize_folder(folder, DuckDBWarehouse(path=str(warehouse_path)), start, end)
-    return time.perf_counter() - started, summary.ok
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(folder), str(warehouse_path), str(start), str(end)], env=child_env, cwd=REPO)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit("the in-process load failed")
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"seconds": seconds, "cpu": cpu, "peak_rss": after.ru_maxrss * 1024}
 
 
-def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]]) -> dict:
+RUNS_QUERY = """query Runs { runsOrError(limit: 500) { __typename ... on Runs { results {
+  runId status creationTime startTime endTime assetSelection { path } tags { key value } } } } }"""
+
+
+def match_processes(runs: list[dict], seen) -> None:
+    """Each run's process: Dagster's code server spawns it (multiprocessing) when the run is
+    dequeued, and it writes RUN_START once it has loaded the code; so the run's process is the
+    latest spawned one started before its RUN_START."""
+    spawned = sorted((s for s in seen if "spawn_main" in s.cmdline), key=lambda s: s.started)
+    taken: set[int] = set()
+    for run in sorted((r for r in runs if r["startTime"]), key=lambda r: r["startTime"]):
+        before = [s for s in spawned if s.started <= run["startTime"] + 0.5 and id(s) not in taken]
+        run["process"] = before[-1] if before else None
+        if before:
+            taken.add(id(before[-1]))
+
+
+def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict, logs: Path | None, automation: bool) -> dict:
+    from procwatch import ProcessWatch
+
     from p114_assets.app.launcher import graph_backfill_ranges, launch_asset_backfill
     from p114_assets.app.runner import DERIVED_KEYS, RAW_KEYS
     from p114_assets_tests.system.harness import running_dagster
 
     env = {
         "P114_SOURCE": "folder", "P114_INCOMING_DIR": str(folder), "P114_DATA_DIR": str(tmp / "data"),
-        "P114_LANDING_DIR": str(tmp / "data" / "landing"), "P114_DUCKDB_PATH": str(tmp / "data" / "ui.duckdb"),
+        "P114_LANDING_DIR": str(tmp / "data" / "landing"), "P114_DUCKDB_PATH": str(tmp / "data" / "ui.duckdb"), **env,
     }  # fmt: skip
     with running_dagster(tmp / "dagster_home", env, tmp / "logs") as dagster:
         client = dagster.graphql
+        if not automation:
+            client.stop_sensor("p114_automation")
         time.sleep(5)  # let the daemons' first ticks pass, as on a server that has been up a while
         ranges = graph_backfill_ranges(keys, [k.to_user_string() for k in RAW_KEYS], [k.to_user_string() for k in DERIVED_KEYS])
-        launched = time.time()
-        backfill_id = launch_asset_backfill(dagster.url, ranges, title="bench_backfill")
-        backfill = client.wait_backfill(backfill_id, timeout=3600)
-        done = time.time()
-        runs = [client.run(r["runId"]) for r in backfill["runs"]]
-    starts = [r["startTime"] for r in runs if r.get("startTime")]
-    ends = [r["endTime"] for r in runs if r.get("endTime")]
-    return {
-        "status": backfill["status"],
-        "seconds": done - launched,
-        "to_last_run_end": max(ends) - launched,
-        "to_first_run_start": min(starts) - launched,
-        "runs": len(runs),
-        "run_seconds": sum(e - s for s, e in zip(starts, ends)),
-        "failed_runs": sum(r["status"] != "SUCCESS" for r in runs),
-    }
+        with ProcessWatch([p.pid for p in dagster.processes.values()]) as watch:
+            launched = time.time()
+            backfill_id = launch_asset_backfill(dagster.url, ranges, title="bench_backfill")
+            backfill = client.wait_backfill(backfill_id, timeout=6 * 3600)
+            done = time.time()
+        runs = client.query(RUNS_QUERY)["runsOrError"]["results"]
+    runs = [r for r in runs if r["creationTime"] >= launched - 1]  # this backfill's, and what automation launched meanwhile
+    for run in runs:
+        run["process"] = None
+        run["ours"] = {"key": "dagster/backfill", "value": backfill_id} in run["tags"]
+    match_processes(runs, watch.seen.values())
+    runs.sort(key=lambda r: r["creationTime"])
+    if logs:
+        shutil.copytree(tmp / "logs", logs, dirs_exist_ok=True)
+    return {"status": backfill["status"], "seconds": done - launched, "launched": launched, "runs": runs,
+            "cpu": watch.total_cpu(), "failed_runs": sum(r["status"] != "SUCCESS" for r in runs if r["ours"])}  # fmt: skip
+
+
+def _describe(run: dict) -> str:
+    assets = [".".join(a["path"]) for a in run["assetSelection"] or []]
+    tags = {t["key"]: t["value"] for t in run["tags"]}
+    first, last = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    span = f"{first}..{last}" if first else tags.get("dagster/partition", "?")
+    kind = "raw" if "s0142_file" in assets else "classification" if assets == ["unit_classification"] else f"derived ({len(assets)})"
+    return f"{kind:<15} {span}" + ("" if run["ours"] else " (automation)")
+
+
+def print_timeline(ui: dict) -> tuple[float, float]:
+    """Each run of the backfill, seconds after the launch; returns (end of the last raw run,
+    seconds of run-process start-up in all)."""
+    t0, startup_total, raw_end = ui["launched"], 0.0, 0.0
+    print("\nWhere the UI path's time went (seconds after the launch; start-up = process start to RUN_START: imports, code load):")
+    print("| run | created | process | started | ended | start-up | in run | CPU s | peak RSS |\n|---|---|---|---|---|---|---|---|---|")
+    for run in ui["runs"]:
+        proc, start, end = run["process"], run["startTime"] or 0, run["endTime"] or 0
+        startup = start - proc.started if proc and start else float("nan")
+        startup_total += 0 if startup != startup else startup
+        if "s0142_file" in str(run["assetSelection"]):
+            raw_end = max(raw_end, end - t0)
+        print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | {(proc.started - t0) if proc else float('nan'):.1f} | "
+              f"{start - t0:.1f} | {end - t0:.1f} | {startup:.1f} | {end - start:.1f} | "
+              f"{proc.cpu if proc else float('nan'):.1f} | {(proc.peak_rss / MiB) if proc else float('nan'):,.0f} MiB |")  # fmt: skip
+    return raw_end, startup_total
+
+
+def table_bytes(path: Path) -> dict[str, int]:
+    """Bytes of each table of a DuckDB file: its segments' share of the storage blocks (a segment
+    runs from its offset to the next segment's offset in the same block, or to the block's end)."""
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as con:
+        block = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'p114'").fetchall()]
+        segments = []  # (block_id, offset, table, extra blocks)
+        for table in tables:
+            for block_id, offset, extra in con.execute(
+                f"SELECT block_id, block_offset, additional_block_ids FROM pragma_storage_info('p114.{table}') WHERE block_id IS NOT NULL"
+            ).fetchall():
+                segments.append((block_id, offset, table, len(extra or [])))
+    sizes = dict.fromkeys(tables, 0)
+    segments.sort()
+    for i, (block_id, offset, table, extra) in enumerate(segments):
+        following = segments[i + 1] if i + 1 < len(segments) else None
+        end = following[1] if following and following[0] == block_id else block
+        sizes[table] += end - offset + extra * block
+    return sizes
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dates", type=int, default=10, help="settlement dates (partitions), at least 10 for the README figure")
+    parser.add_argument("--chunk", type=int, help="partitions per raw run (P114_BACKFILL_CHUNK; default: the project's)")
     parser.add_argument("--units", type=int, default=8000)
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 7, 1))
     parser.add_argument("--run-type", default="SF")
+    parser.add_argument("--logs", type=Path, help="keep the webserver's and daemon's logs in this folder")
+    parser.add_argument("--no-automation", action="store_true",
+                        help="stop the automation sensor first (by default it runs, as for users: it refreshes the comparison marts meanwhile)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the in-process baseline (for tuning the UI path only)")
     args = parser.parse_args()
     end = args.start + dt.timedelta(days=args.dates - 1)
-    print(f"files: {args.dates} x {args.run_type}, {args.units:,} BM units, {args.start}..{end} (cached in {CACHE})", flush=True)
+    env = {"P114_BACKFILL_CHUNK": str(args.chunk)} if args.chunk else {}
+    print(f"{dt.datetime.now():%Y-%m-%d %H:%M}: {os.cpu_count()} cores, load average "
+          f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")  # fmt: skip
+    print(f"files: {args.dates} x {args.run_type}, {args.units:,} BM units, {args.start}..{end} (cached in {CACHE})"
+          + (f"; {args.chunk} partitions a raw run" if args.chunk else ""), flush=True)  # fmt: skip
     folder = generated_files(args.start, args.dates, args.run_type, args.units)
     keys = [(args.start + dt.timedelta(days=i), args.run_type) for i in range(args.dates)]
 
     with tempfile.TemporaryDirectory(prefix="p114-bench-backfill-") as tmp_name:
         tmp = Path(tmp_name)
-        time.sleep(3)
-        print("in-process (p114 materialize) ...", flush=True)
-        baseline, ok = in_process(folder, tmp / "in_process.duckdb", args.start, end)
-        if not ok:
-            raise SystemExit("the in-process load failed")
+        baseline = None
+        if not args.no_baseline:
+            print("in-process (p114 materialize) ...", flush=True)
+            baseline = in_process(folder, tmp / "in_process.duckdb", args.start, end, env)
         print("UI path (asset backfill on a running webserver and daemon) ...", flush=True)
-        ui = ui_path(folder, tmp, keys)
+        ui = ui_path(folder, tmp, keys, env, args.logs, not args.no_automation)
         if ui["status"] != "COMPLETED_SUCCESS" or ui["failed_runs"]:
-            raise SystemExit(f"the backfill did not succeed: {ui}")
+            raise SystemExit(f"the backfill did not succeed: {ui['status']}, {ui['failed_runs']} failed run(s)")
+        warehouse = tmp / "data" / "ui.duckdb"
+        file_bytes, sizes = warehouse.stat().st_size, table_bytes(warehouse)
+        load_after = os.getloadavg()
 
     n = args.dates
-    print()
-    print(f"{n} partitions (raw + derived), seconds      total   per partition   x in-process")
-    print(f"  p114 materialize (in-process, baseline)  {baseline:7.1f}   {baseline / n:13.2f}   {1:12.2f}")
-    print(f"  UI asset backfill, launch to completed   {ui['seconds']:7.1f}   {ui['seconds'] / n:13.2f}   {ui['seconds'] / baseline:12.2f}")
-    print(f"  UI asset backfill, launch to last run    {ui['to_last_run_end']:7.1f}   {ui['to_last_run_end'] / n:13.2f}   "
-          f"{ui['to_last_run_end'] / baseline:12.2f}")  # fmt: skip
-    print(f"  ({ui['runs']} runs, {ui['run_seconds']:.1f} s inside runs; first run started {ui['to_first_run_start']:.1f} s "
-          f"after the launch)")  # fmt: skip
+    last_run_end = max(r["endTime"] for r in ui["runs"] if r["ours"]) - ui["launched"]
+    raw_end, startup_total = print_timeline(ui)
+    runs = [r for r in ui["runs"] if r["process"]]
+    peak = max(r["process"].peak_rss for r in runs) if runs else 0
+    print(f"\n{n} partitions (raw + derived)            wall s   per partition   partitions/min    CPU s   peak RSS   x in-process")
+    rows = []
+    if baseline:
+        rows.append(("p114 materialize (in-process, baseline)", baseline["seconds"], baseline["cpu"], baseline["peak_rss"]))
+    rows += [("UI asset backfill, launch to completed", ui["seconds"], ui["cpu"], peak),
+             ("UI asset backfill, launch to last run end", last_run_end, None, None)]  # fmt: skip
+    for label, seconds, cpu, rss in rows:
+        ratio = f"{seconds / baseline['seconds']:12.2f}" if baseline else "           -"
+        print(f"  {label:<41} {seconds:6.1f}   {seconds / n:13.2f}   {60 * n / seconds:14.1f}   "
+              + (f"{cpu:6.1f}   {rss / MiB:5,.0f} MiB" if cpu is not None else f"{'':6}   {'':9}") + f"   {ratio}")  # fmt: skip
+    print(f"  ({sum(r['ours'] for r in ui['runs'])} runs of the backfill and {sum(not r['ours'] for r in ui['runs'])} launched by automation, {sum((r['endTime'] or 0) - (r['startTime'] or 0) for r in ui['runs'] if r['ours']):.1f} s inside the backfill's runs, "
+          f"{startup_total:.1f} s of run start-up; peak RSS is the largest run process's; UI CPU counts every process)")  # fmt: skip
+
+    per_date = ui["seconds"] / n
+    raw_share, derived_share = raw_end / n, (ui["seconds"] - raw_end) / n
+    print(f"\nExtrapolated at this rate (the launch-to-completed time per date; fixed costs included, so an upper bound):")
+    print(f"  {FOUR_YEARS:,} dates, one run each (best available, raw + derived): {per_date * FOUR_YEARS / 60:6.1f} min"
+          + (f" (in-process: {baseline['seconds'] / n * FOUR_YEARS / 60:.1f} min)" if baseline else ""))  # fmt: skip
+    print(f"  {FOUR_YEARS:,} dates x {RUN_TYPES} runs (raw {raw_share:.2f} s a partition x {FOUR_YEARS * RUN_TYPES:,}, derived "
+          f"{derived_share:.2f} s a date x {FOUR_YEARS:,}): {(raw_share * RUN_TYPES + derived_share) * FOUR_YEARS / 3600:.2f} h")  # fmt: skip
+
+    total = sum(sizes.values())
+    print(f"\nWarehouse (DuckDB, the UI path's file): {file_bytes / MiB:,.1f} MiB, {file_bytes / n / MiB:.1f} MiB a date "
+          f"(tables {total / MiB:,.1f} MiB; the rest is metadata and free blocks)")  # fmt: skip
+    print("| table | MiB | MiB a date | share |\n|---|---|---|---|")
+    for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
+        print(f"| {name} | {size / MiB:,.1f} | {size / n / MiB:.2f} | {size / total:.1%} |")
+    print(f"\nload average after: {' / '.join(f'{x:.1f}' for x in load_after)} (1/5/15 min)")
+    print(json.dumps({"dates": n, "ui_seconds": round(ui["seconds"], 1), "baseline_seconds": baseline and round(baseline["seconds"], 1),
+                      "ratio": baseline and round(ui["seconds"] / baseline["seconds"], 2)}))  # fmt: skip
 
 
 if __name__ == "__main__":

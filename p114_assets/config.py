@@ -22,7 +22,6 @@ from p114_assets.core.alerts import AlertSink, EmailSink, GenericWebhook, SlackW
 from p114_assets.core.calendar import CalendarError, SettlementCalendar
 from p114_assets.core.insights import DEFAULT_URL as INSIGHTS_URL
 from p114_assets.core.portal import DEFAULT_URL, PortalClient
-from p114_assets.core.synthetic.market import MIN_UNITS
 
 Env = Mapping[str, str] | None
 
@@ -127,6 +126,8 @@ def bigquery_storage_api(env: Env = None) -> bool:
 
 
 def generator_units(env: Env = None) -> int:
+    from p114_assets.core.synthetic.market import MIN_UNITS  # the generator is not loaded unless used
+
     return _whole("P114_GENERATOR_UNITS", 400, env, minimum=MIN_UNITS)
 
 

@@ -10,14 +10,12 @@ Dagster at run time (dg.EnvVar), never stored.
 from __future__ import annotations
 
 import dagster as dg
-from dagster_gcp import BigQueryResource
 
 from p114_assets import config
 from p114_assets.defs.market.resources import InsightsResource
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.settlement.resources import FolderSource, GeneratorSource, LandingZone, PortalSource, S0142Source
 from p114_assets.warehouse.base import Warehouse
-from p114_assets.warehouse.bigquery import BigQueryWarehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
 
@@ -25,6 +23,12 @@ def warehouse_from_env(outside_dagster: bool = False) -> Warehouse:
     """The warehouse P114_WAREHOUSE picks. `outside_dagster`: for the CLI and the Python API, which
     use the resource directly, so the project is read now rather than left to Dagster (dg.EnvVar)."""
     if config.warehouse_kind() == "bigquery":
+        # imported here: the Google client libraries cost about a second and 65 MB a process,
+        # which every run of a DuckDB deployment would pay for nothing
+        from dagster_gcp import BigQueryResource
+
+        from p114_assets.warehouse.bigquery import BigQueryWarehouse
+
         # credentials: Google application-default credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, workload identity)
         project = config.bigquery_project() if outside_dagster else dg.EnvVar("P114_BQ_PROJECT")
         return BigQueryWarehouse(

@@ -10,7 +10,8 @@ import dagster as dg
 
 from p114_assets import config
 from p114_assets.core import quality
-from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
+from p114_assets.core.prefetch import prefetched
+from p114_assets.core.s0142.parser import ParsedS0142, S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import check_outputs, evaluations, report
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
@@ -152,6 +153,17 @@ def _load_metadata(header: S0142Header, written: dict[str, int], name: str) -> d
             "flow_version": header.flow_version, "bytes": header.compressed_bytes}  # fmt: skip
 
 
+def _parse_landed(landed: tuple[tuple[dt.date, str], Path | None]) -> tuple[ParsedS0142 | None, float]:
+    """The parsed file of a partition (checked against it) and the seconds the parse took."""
+    (settlement_date, run_type), path = landed
+    if path is None:
+        return None, 0.0
+    started = time.perf_counter()
+    parsed = parse_file(path)
+    check_header_matches(parsed.header, settlement_date, run_type)
+    return parsed, time.perf_counter() - started
+
+
 @dg.multi_asset(
     specs=RAW_SPECS,
     check_specs=RAW_CHECK_SPECS,
@@ -176,17 +188,16 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     errors: dict[str, str] = {}
     parse_seconds = write_seconds = check_seconds = 0.0
     ratio = config.min_row_ratio()
-    for settlement_date, run_type in partitions_of(context):
+    landed = [(partition, landing.latest(*partition)) for partition in partitions_of(context)]
+    # the next partition's file is parsed while this one is written and checked
+    for ((settlement_date, run_type), path), parsing in prefetched(landed, _parse_landed):
         key = str(partition_key(settlement_date, run_type))
-        path = landing.latest(settlement_date, run_type)
         if path is None:
             errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
             continue
         try:
-            started = time.perf_counter()
-            parsed = parse_file(path)
-            check_header_matches(parsed.header, settlement_date, run_type)
-            parse_seconds += time.perf_counter() - started
+            parsed, seconds = parsing.result()
+            parse_seconds += seconds
         except S0142Error as exc:
             errors[key] = str(exc)
             continue
