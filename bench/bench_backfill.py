@@ -95,15 +95,15 @@ RUNS_QUERY = """query Runs { runsOrError(limit: 500) { __typename ... on Runs { 
 
 def match_processes(runs: list[dict], seen) -> None:
     """Each run's process: Dagster's code server spawns it (multiprocessing) when the run is
-    dequeued, and it writes RUN_START once it has loaded the code; so the run's process is the
-    latest spawned one started before its RUN_START."""
-    spawned = sorted((s for s in seen if "spawn_main" in s.cmdline), key=lambda s: s.started)
+    dequeued; it writes RUN_START once it has loaded the code and exits soon after the run ends.
+    So a run's process started before its RUN_START and was last seen nearest after its end."""
+    spawned = [s for s in seen if "spawn_main" in s.cmdline]
     taken: set[int] = set()
-    for run in sorted((r for r in runs if r["startTime"]), key=lambda r: r["startTime"]):
-        before = [s for s in spawned if s.started <= run["startTime"] + 0.5 and id(s) not in taken]
-        run["process"] = before[-1] if before else None
-        if before:
-            taken.add(id(before[-1]))
+    for run in sorted((r for r in runs if r["startTime"] and r["endTime"]), key=lambda r: r["endTime"]):
+        fits = [s for s in spawned if id(s) not in taken and s.started <= run["startTime"] + 0.5 and s.last_seen >= run["endTime"] - 1]
+        if fits:
+            run["process"] = min(fits, key=lambda s: (s.last_seen - run["endTime"], run["startTime"] - s.started))
+            taken.add(id(run["process"]))
 
 
 def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict, logs: Path | None, automation: bool) -> dict:
@@ -159,9 +159,12 @@ def print_timeline(ui: dict) -> tuple[float, float]:
     for run in ui["runs"]:
         proc, start, end = run["process"], run["startTime"] or 0, run["endTime"] or 0
         startup = start - proc.started if proc and start else float("nan")
-        startup_total += 0 if startup != startup else startup
+        startup_total += startup if run["ours"] and startup == startup else 0
         if "s0142_file" in str(run["assetSelection"]):
             raw_end = max(raw_end, end - t0)
+        if not start:
+            print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | | not started when the backfill completed | | | | | |")
+            continue
         print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | {(proc.started - t0) if proc else float('nan'):.1f} | "
               f"{start - t0:.1f} | {end - t0:.1f} | {startup:.1f} | {end - start:.1f} | "
               f"{proc.cpu if proc else float('nan'):.1f} | {(proc.peak_rss / MiB) if proc else float('nan'):,.0f} MiB |")  # fmt: skip

@@ -10,7 +10,7 @@ import dagster as dg
 
 from p114_assets import config
 from p114_assets.core import quality
-from p114_assets.core.prefetch import prefetched
+from p114_assets.core.prefetch import Prefetch
 from p114_assets.core.s0142.parser import ParsedS0142, S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import check_outputs, evaluations, report
@@ -188,9 +188,9 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     errors: dict[str, str] = {}
     parse_seconds = write_seconds = check_seconds = 0.0
     ratio = config.min_row_ratio()
-    landed = [(partition, landing.latest(*partition)) for partition in partitions_of(context)]
-    # the next partition's file is parsed while this one is written and checked
-    for ((settlement_date, run_type), path), parsing in prefetched(landed, _parse_landed):
+    # one partition ahead: the next file is parsed on a thread while this one is checked and written
+    parses = Prefetch([(partition, landing.latest(*partition)) for partition in partitions_of(context)], _parse_landed)
+    for ((settlement_date, run_type), path), parsing in parses:
         key = str(partition_key(settlement_date, run_type))
         if path is None:
             errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
@@ -201,6 +201,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         except S0142Error as exc:
             errors[key] = str(exc)
             continue
+        parses.start_next()  # the next file parses on the second core while this one is checked and written
         done = checked_load.load_partition(warehouse, parsed.tables, parsed.header, settlement_date, run_type, ratio)
         write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
         outcomes[key], written = done.outcomes, done.rows
