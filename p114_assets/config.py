@@ -168,6 +168,13 @@ def min_row_ratio(env: Env = None) -> float:
     return ratio
 
 
+def pool_wait_seconds(env: Env = None) -> int:
+    """P114_POOL_WAIT_SECONDS: how long an in-process run (`p114 materialize`, `demo`,
+    `plan-backfill --local`) waits for a slot of the `warehouse` pool held by another live run
+    before it gives up with one line (0: give up at once)."""
+    return _whole("P114_POOL_WAIT_SECONDS", 600, env, minimum=0)
+
+
 def dagster_home(env: Env = None) -> str | None:
     """DAGSTER_HOME: the Dagster instance the CLI records runs in and reads check results from
     (Dagster requires an absolute path)."""

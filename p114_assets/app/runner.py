@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from p114_assets import config
+from p114_assets.app.pool_wait import PoolGate, Say
 from p114_assets.core.backfill import Partition, chunk_partitions
 from p114_assets.core.insights import InsightsClient
 from p114_assets.core.s0142.files import scan_folder
@@ -34,8 +35,10 @@ from p114_assets.defs.marts.comparison import COMPARISON_ASSETS
 from p114_assets.defs.marts.resources import ReportStore
 from p114_assets.defs.resources import insights_from_env
 from p114_assets.defs.partitions import BACKFILL_CHUNK, DERIVED_CHUNK, partition_key, settlement_date_partitions
+from p114_assets.defs.run_health import LAUNCHED_BY_TAG, this_process_tags
 from p114_assets.defs.settlement.assets import RAW_KEYS
 from p114_assets.defs.settlement.resources import FolderSource, LandingZone
+from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse import queries
 from p114_assets.warehouse.base import Warehouse
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
@@ -125,14 +128,19 @@ def _stretches(dates: list[dt.date], size: int) -> list[list[dt.date]]:
     return [[day for day, _ in chunk] for chunk in chunk_partitions([(d, "II") for d in dates], size)]
 
 
-def _run(selection: list[dg.AssetKey], keys: list[str], resources: dict, instance, launched_by: str,
+def _run(selection: list[dg.AssetKey], keys: list[str], resources: dict, gate: PoolGate, launched_by: str,
          verbose: bool = False) -> dg.ExecuteInProcessResult:  # fmt: skip
-    """One in-process run of `selection` over one partition key, or a range from the first to the last."""
-    tags = {"p114/launched_by": launched_by}
+    """One in-process run of `selection` over one partition key, or a range from the first to the
+    last, once the warehouse pool has a free slot (and saying so while it waits). The run carries
+    this process's pid, so a later command can tell if it was killed."""
+    tags = {LAUNCHED_BY_TAG: launched_by, **this_process_tags()}
     if len(keys) > 1:
         tags |= {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=selection, partition_key=keys[0] if len(keys) == 1 else None,
-                          resources=resources, instance=instance, run_config=VERBOSE if verbose else QUIET, raise_on_error=False, tags=tags)  # fmt: skip
+    gate.wait_free()
+    with gate.watching() as watch_tags:
+        return dg.materialize([*ASSETS, *ASSET_CHECKS], selection=selection, partition_key=keys[0] if len(keys) == 1 else None,
+                              resources=resources, instance=gate.instance, run_config=VERBOSE if verbose else QUIET,
+                              raise_on_error=False, tags=tags | watch_tags)  # fmt: skip
 
 
 def _record(summary: RunSummary, chunk: list[Partition], result: dg.ExecuteInProcessResult) -> None:
@@ -152,17 +160,23 @@ def _materialized(result: dg.ExecuteInProcessResult, asset: str) -> set[str]:
 
 def materialize_partitions(partitions: list[Partition], resources: dict, chunk_size: int = BACKFILL_CHUNK,
                            on_run: OnRun | None = None, launched_by: str = "p114 materialize",
-                           with_market: bool = False, verbose: bool = False) -> RunSummary:  # fmt: skip
+                           with_market: bool = False, verbose: bool = False, on_wait: Say | None = None) -> RunSummary:  # fmt: skip
     """Materialize the raw assets of these partitions in chunked runs, then the derived daily
     assets of every date whose partitions all loaded and passed their blocking checks, then (with
-    market data) the market group and the comparison marts of those dates."""
+    market data) the market group and the comparison marts of those dates.
+
+    First, runs of the instance whose process died are marked failed and their pool slots freed;
+    before each run, `on_wait` hears which run holds the warehouse pool while this one waits for it
+    (PoolWaitTimeout after P114_POOL_WAIT_SECONDS)."""
     summary = RunSummary()
     started = time.perf_counter()
     with dagster_instance() as instance:
+        gate = PoolGate(instance, WAREHOUSE_POOL, config.pool_wait_seconds(), on_wait)
+        gate.heal()
         for chunk in chunk_partitions(partitions, chunk_size):
             keys = [str(partition_key(*key)) for key in chunk]
             label = f"{chunk[0][0]}{'..' + str(chunk[-1][0]) if len(chunk) > 1 else ''} {chunk[0][1]}"
-            result = _run(RAW_KEYS, keys, resources, instance, launched_by, verbose)
+            result = _run(RAW_KEYS, keys, resources, gate, launched_by, verbose)
             if result.success or len(chunk) == 1:
                 _record(summary, chunk, result)
                 if on_run:
@@ -182,7 +196,7 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
                     summary.failures[key] = "; ".join(f"{f.asset}:{f.check} {f.description}" for f in failures
                                                       if f.partition == key_str and f.severity == "ERROR")  # fmt: skip
                 else:
-                    single = _run(RAW_KEYS, [key_str], resources, instance, launched_by, verbose)
+                    single = _run(RAW_KEYS, [key_str], resources, gate, launched_by, verbose)
                     _record(summary, [key], single)
                     if on_run:
                         on_run(f"{key[0]} {key[1]}", single.success)
@@ -191,7 +205,7 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
         good_dates = sorted({d for d, _ in summary.partitions} - set(summary.skipped_dates))
         for stretch in _stretches(good_dates, DERIVED_CHUNK):
             keys = [d.isoformat() for d in stretch]
-            result = _run(DERIVED_KEYS, keys, resources, instance, launched_by, verbose)
+            result = _run(DERIVED_KEYS, keys, resources, gate, launched_by, verbose)
             summary.check_failures += _check_failures(result)
             if result.success:
                 summary.derived_dates += stretch
@@ -201,13 +215,13 @@ def materialize_partitions(partitions: list[Partition], resources: dict, chunk_s
             if on_run:
                 on_run(f"{keys[0]}..{keys[-1]} daily", result.success)
         if with_market:
-            _materialize_market(summary, resources, instance, launched_by, on_run, verbose)
+            _materialize_market(summary, resources, gate, launched_by, on_run, verbose)
     summary.rows = table_rows(resources["warehouse"], summary.partitions, summary.derived_dates, with_market)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _materialize_market(summary: RunSummary, resources: dict, instance, launched_by: str, on_run: OnRun | None,
+def _materialize_market(summary: RunSummary, resources: dict, gate: PoolGate, launched_by: str, on_run: OnRun | None,
                         verbose: bool = False) -> None:  # fmt: skip
     """The market group for the dates whose derived tables were built, then the comparison marts
     of the dates whose market data loaded and passed its blocking checks. An API that cannot be
@@ -223,7 +237,7 @@ def _materialize_market(summary: RunSummary, resources: dict, instance, launched
     for stretch in _stretches(summary.derived_dates, DERIVED_CHUNK):
         keys = [d.isoformat() for d in stretch]
         for label, selection in (("market", MARKET_KEYS), ("comparison", COMPARISON_KEYS)):
-            result = _run(selection, keys, resources, instance, launched_by, verbose)
+            result = _run(selection, keys, resources, gate, launched_by, verbose)
             summary.check_failures += _check_failures(result)
             if on_run:
                 on_run(f"{keys[0]}..{keys[-1]} {label}", result.success)

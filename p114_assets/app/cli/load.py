@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from p114_assets import config
-from p114_assets.app.cli import _date, _fail, _progress, date_range, err, main, open_warehouse, out, verbose
+from p114_assets.app.cli import CliError, _date, _fail, _progress, date_range, err, main, open_warehouse, out, verbose
 from p114_assets.app.cli.files import generate_range
 from p114_assets.app.cli.paths import INPUT_FOLDER, OUTPUT_FOLDER, WAREHOUSE_TO_WRITE
 from p114_assets.core.synthetic import MIN_UNITS
@@ -42,6 +42,7 @@ def _print_summary(summary, warehouse_location: str) -> None:
         err.print("derived tables not built for " + ", ".join(map(str, summary.skipped_dates)) + " (a partition failed)")
 
 def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str, with_market: bool = False):
+    from p114_assets.app.pool_wait import PoolWaitTimeout
     from p114_assets.app.runner import materialize_partitions, planned_runs
 
     with _progress() as progress:
@@ -50,8 +51,14 @@ def _run_with_progress(partitions, resources, chunk_size: int, launched_by: str,
         def advance(label, ok):
             progress.update(task, advance=1, detail=f"{label} {'ok' if ok else 'FAILED'}")
 
-        return materialize_partitions(partitions, resources, chunk_size, advance, launched_by, with_market=with_market,
-                                      verbose=verbose())
+        def waiting(message):  # the pool: who holds it, or a dead run healed
+            progress.console.print(f"[yellow]{message}[/yellow]", soft_wrap=True, highlight=False)
+
+        try:
+            return materialize_partitions(partitions, resources, chunk_size, advance, launched_by, with_market=with_market,
+                                          verbose=verbose(), on_wait=waiting)  # fmt: skip
+        except PoolWaitTimeout as exc:
+            raise CliError(str(exc)) from None
 
 def run_materialize(source: Path, warehouse_path: Path | None, start=None, end=None, chunk_size: int | None = None,
                     with_market: bool = False):  # fmt: skip
