@@ -32,11 +32,20 @@ failed_check = AC.any_deps_match(AC.any_checks_match(AC.check_failed(), blocking
 )
 derived_automation = (landed & ~loading & ~refreshing & ~failed_check).with_label("refresh when a run of the date lands")
 
-# A rolling window (the classification) is refreshed on its own only once every date of its window
-# has canonical settlement: one landing then refreshes the 30 windows that hold it, in one
-# backfill. Partial windows (the first month of history, a sparse warehouse) are built by
-# backfills and `p114 materialize`, not re-run for every landing around them.
-window_automation = (derived_automation & ~AC.any_deps_missing().with_label("a date of the window has no canonical settlement")).with_label(
+# A rolling window (the classification) reads the canonical settlement of 30 dates. A window
+# already built is refreshed whenever a date of it lands later (a date still loading when the
+# window was built, a later run of one of its dates), whether or not its window is complete: it
+# was built from what was there then, and this condition remembers that it is out of date until it
+# is rebuilt. A window never built is built on its own only once every date of it has canonical
+# settlement: one landing then refreshes the 30 windows that hold it, in one backfill; the first
+# windows of a sparse history are built by backfills and `p114 materialize`, not for every landing
+# around them.
+window_complete = ~AC.any_deps_missing().with_label("a date of the window has no canonical settlement")
+window_built = (~AC.missing()).with_label("this window was built before: a date of it landed after")
+# A date of the window whose canonical settlement is requested at this tick would be refreshed by
+# another run (another partition key): wait for it rather than build from the old rows and again.
+window_refreshing = AC.any_deps_match(AC.will_be_requested()).with_label("a date of the window is requested at this tick")
+window_automation = (derived_automation & (window_complete | window_built) & ~window_refreshing).with_label(
     "refresh when a run of a date of the window lands"
 )
 

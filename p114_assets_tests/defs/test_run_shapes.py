@@ -206,3 +206,37 @@ def test_a_date_whose_run_failed_a_blocking_check_is_not_refreshed_though_anothe
     tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"], cursor=tick.cursor)
     assert not tick.get_requested_partitions(CANONICAL)
     assert "a run of this date failed a blocking check" in _true_labels(tick, CANONICAL)
+
+
+CLASSIFICATION = dg.AssetKey("unit_classification")
+
+
+def window_days(env, day: dt.date) -> set[int]:
+    table = env["resources"]["warehouse"].read_partition("unit_classification", day)
+    return set(table.column("days_with_data").to_pylist())
+
+
+def test_a_window_built_while_a_date_of_it_was_loading_is_rebuilt_when_the_date_lands(env, market):
+    """Issue 15, failure 8: the classification of 2024-07-02 is built while 2024-07-01 is still
+    loading; once 2024-07-01 lands (and its canonical settlement is refreshed), automation rebuilds
+    the window, though the window (30 dates) is still partial; a window never built is left alone."""
+    first, second = dt.date(2024, 7, 1), dt.date(2024, 7, 2)
+    daily = [CANONICAL, CLASSIFICATION]
+    write(env, market, second, "SF")
+    assert run(env, [f"{second}|SF"]).success
+    assert run(env, [str(second)], selection=daily).success
+    assert window_days(env, second) == {1}  # built from the one date there was
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"])
+    write(env, market, first, "SF")
+    assert run(env, [f"{first}|SF"]).success  # the date lands
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"], cursor=tick.cursor)
+    assert tick.get_requested_partitions(CANONICAL) == {str(first)}
+    assert not tick.get_requested_partitions(CLASSIFICATION)  # its canonical settlement is not refreshed yet
+    assert run(env, [str(first)], selection=[CANONICAL]).success  # what the tick requested
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"], cursor=tick.cursor)
+    assert tick.get_requested_partitions(CLASSIFICATION) == {str(second)}  # built before: rebuilt; 07-01's never built
+    assert "this window was built before: a date of it landed after" in _true_labels(tick, CLASSIFICATION)
+    assert run(env, [str(second)], selection=[CLASSIFICATION]).success
+    assert window_days(env, second) == {2}
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"], cursor=tick.cursor)
+    assert not tick.get_requested_partitions(CLASSIFICATION)  # once: no loop
