@@ -1,0 +1,103 @@
+"""Runs heal themselves, in a running Dagster (issue 15.2): the daemon's run monitoring marks a
+run killed with SIGKILL failed and frees its place in the `warehouse` pool; a classification window
+built before a date of it landed is rebuilt by automation alone once the date lands.
+
+The shared webserver + daemon of conftest.py (its instance has the project's dagster.yaml: the
+local run launcher and run monitoring); dates of their own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+
+import dagster as dg
+import duckdb
+import pytest
+
+from p114_assets.defs.partitions import settlement_run_partitions
+from p114_assets.warehouse.duckdb import DuckDBWarehouse
+from p114_assets_tests.system.conftest import RAW, System, key, raw_check_keys, run_partition
+from p114_assets_tests.system.harness import wait_for
+
+pytestmark = pytest.mark.slow
+
+KILLED = dt.date(2025, 3, 31)
+WINDOW = [dt.date(2025, 3, 24), dt.date(2025, 3, 25)]  # the second's window is built before the first lands
+
+
+def worker_pid(system: System, run_id: str) -> int | None:
+    """The pid the run's worker recorded ("Started process for run (pid: N).")."""
+    events = system.graphql.query(
+        """query Events($id: ID!) { logsForRun(runId: $id) { __typename
+             ... on EventConnection { events { __typename ... on MessageEvent { message } } } } }""", id=run_id,
+    )["logsForRun"].get("events", [])  # fmt: skip
+    for event in events:
+        found = re.search(r"Started process for run \(pid: (\d+)\)", event.get("message") or "")
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def holds_the_pool(system: System, run_id: str) -> bool:
+    pool = system.graphql.pool("warehouse")
+    return run_id in pool["pendingStepRunIds"] or run_id in {s["runId"] for s in pool["claimedSlots"]}
+
+
+def test_the_daemon_marks_a_killed_run_failed_and_frees_its_place_in_the_pool(system):
+    system.write(KILLED, "SF")
+    client = system.graphql
+    client.stop_sensor("p114_automation")  # its runs would wait at the pool too
+    client.wait_idle()
+    client.set_pool_limit("warehouse", 0)  # the run starts, and its writer waits in the pool
+    try:
+        tags = dict(settlement_run_partitions.get_tags_for_partition_key(key(KILLED, "SF")))
+        run_id = client.launch_run(RAW, tags, raw_check_keys(system))
+        pid = wait_for("the run's worker to record its pid", lambda: worker_pid(system, run_id), 240, 1)
+        wait_for("the run's writer to wait in the warehouse pool", lambda: holds_the_pool(system, run_id), 240, 1)
+        os.kill(pid, signal.SIGKILL)
+        # run monitoring polls every 10 s (dagster_home/dagster.yaml), frees slots 5 s after the run ended
+        failed = wait_for("run monitoring to mark the killed run failed",
+                          lambda: (r := client.run(run_id))["status"] in ("FAILURE", "CANCELED", "SUCCESS") and r, 120, 1)  # fmt: skip
+        assert failed["status"] == "FAILURE"
+        wait_for("the killed run's place in the pool to be freed", lambda: not holds_the_pool(system, run_id), 120, 1)
+    finally:
+        client.set_pool_limit("warehouse", 1)
+        client.start_sensor("p114_automation")
+
+
+def window_days(system: System, day: dt.date) -> set[int]:
+    try:
+        table = DuckDBWarehouse(path=str(system.warehouse)).read_partition("unit_classification", day, columns=["days_with_data"])
+    except duckdb.Error:  # a run is writing it: ask again
+        return set()
+    return set(table.column("days_with_data").to_pylist())
+
+
+def classification_runs(system: System, day: dt.date) -> list[str]:
+    with dg.DagsterInstance.from_config(str(system.dagster.home)) as instance:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey("unit_classification"), asset_partitions=[day.isoformat()]), limit=20
+        ).records
+        return [r.run_id for r in records]
+
+
+def test_a_window_built_before_a_date_of_it_landed_is_rebuilt_by_automation_alone(system):
+    first, second = WINDOW
+    system.write(second, "SF")
+    assert run_partition(system, second, "SF")["status"] == "SUCCESS"
+    client = system.graphql
+    client.wait_idle()  # automation refreshes its canonical settlement
+    built = client.wait_run(client.launch_run(["unit_classification"], {"dagster/partition": second.isoformat()}))
+    assert built["status"] == "SUCCESS"
+    assert window_days(system, second) == {1}  # built while the first date was still to load
+
+    system.write(first, "SF")
+    assert run_partition(system, first, "SF")["status"] == "SUCCESS"
+    wait_for(f"automation to rebuild the window of {second} with {first} in it",
+             lambda: window_days(system, second) == {2}, 360, 2)  # fmt: skip
+    rebuilt = [r for r in classification_runs(system, second) if r != built["runId"]]
+    assert rebuilt, "rebuilt by a run other than the one that built it"
+    tags = {t["key"]: t["value"] for t in client.run(rebuilt[0])["tags"]}
+    assert tags.get("dagster/sensor_name") == "p114_automation"
