@@ -67,12 +67,35 @@ def test_the_daemon_marks_a_killed_run_failed_and_frees_its_place_in_the_pool(sy
         client.start_sensor("p114_automation")
 
 
+def failures(system: System, run_id: str) -> list[str]:
+    """The error messages of a run's failed steps and of the run (for an assertion's message)."""
+    events = system.graphql.query(
+        """query Events($id: ID!) { logsForRun(runId: $id) { __typename ... on EventConnection { events { __typename
+             ... on ExecutionStepFailureEvent { error { message cause { message } } } ... on RunFailureEvent { message } } } } }""", id=run_id,
+    )["logsForRun"].get("events", [])  # fmt: skip
+    found = []
+    for event in events:
+        if event["__typename"] == "ExecutionStepFailureEvent":
+            found.append(((event["error"].get("cause") or {}).get("message") or event["error"]["message"]).strip())
+        elif event["__typename"] == "RunFailureEvent":
+            found.append(event["message"])
+    return found
+
+
 def window_days(system: System, day: dt.date) -> set[int]:
     try:
         table = DuckDBWarehouse(path=str(system.warehouse)).read_partition("unit_classification", day, columns=["days_with_data"])
     except duckdb.Error:  # a run is writing it: ask again
         return set()
     return set(table.column("days_with_data").to_pylist())
+
+
+def has_canonical(system: System, day: dt.date) -> bool:
+    try:
+        warehouse = DuckDBWarehouse(path=str(system.warehouse))
+        return warehouse.table_exists("settlement_canonical") and warehouse.read_partition("settlement_canonical", day).num_rows > 0
+    except duckdb.Error:  # a run is writing it: ask again
+        return False
 
 
 def classification_runs(system: System, day: dt.date) -> list[str]:
@@ -88,16 +111,16 @@ def test_a_window_built_before_a_date_of_it_landed_is_rebuilt_by_automation_alon
     system.write(second, "SF")
     assert run_partition(system, second, "SF")["status"] == "SUCCESS"
     client = system.graphql
-    client.wait_idle()  # automation refreshes its canonical settlement
+    wait_for(f"automation to build canonical settlement of {second}", lambda: has_canonical(system, second), 360, 2)
+    client.wait_idle()
     built = client.wait_run(client.launch_run(["unit_classification"], {"dagster/partition": second.isoformat()}))
-    assert built["status"] == "SUCCESS"
+    assert built["status"] == "SUCCESS", failures(system, built["runId"])
     assert window_days(system, second) == {1}  # built while the first date was still to load
 
     system.write(first, "SF")
     assert run_partition(system, first, "SF")["status"] == "SUCCESS"
-    wait_for(f"automation to rebuild the window of {second} with {first} in it",
-             lambda: window_days(system, second) == {2}, 360, 2)  # fmt: skip
-    rebuilt = [r for r in classification_runs(system, second) if r != built["runId"]]
-    assert rebuilt, "rebuilt by a run other than the one that built it"
+    rebuilt = wait_for(f"automation to rebuild the window of {second} once {first} landed",
+                       lambda: [r for r in classification_runs(system, second) if r != built["runId"]], 360, 2)  # fmt: skip
     tags = {t["key"]: t["value"] for t in client.run(rebuilt[0])["tags"]}
     assert tags.get("dagster/sensor_name") == "p114_automation"
+    assert window_days(system, second) == {2}  # now with the date that landed
