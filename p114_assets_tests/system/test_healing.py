@@ -115,7 +115,8 @@ def test_a_window_built_before_a_date_of_it_landed_is_rebuilt_by_automation_alon
     client.wait_idle()
     built = client.wait_run(client.launch_run(["unit_classification"], {"dagster/partition": second.isoformat()}))
     assert built["status"] == "SUCCESS", failures(system, built["runId"])
-    assert window_days(system, second) == {1}  # built while the first date was still to load
+    before = window_days(system, second)  # built while the first date was still to load (other tests load earlier dates)
+    assert len(before) == 1 and 1 <= min(before) < 30
 
     system.write(first, "SF")
     assert run_partition(system, first, "SF")["status"] == "SUCCESS"
@@ -123,4 +124,4 @@ def test_a_window_built_before_a_date_of_it_landed_is_rebuilt_by_automation_alon
                        lambda: [r for r in classification_runs(system, second) if r != built["runId"]], 360, 2)  # fmt: skip
     tags = {t["key"]: t["value"] for t in client.run(rebuilt[0])["tags"]}
     assert tags.get("dagster/sensor_name") == "p114_automation"
-    assert window_days(system, second) == {2}  # now with the date that landed
+    assert window_days(system, second) == {min(before) + 1}  # now with the date that landed
