@@ -106,9 +106,16 @@ class _Sweep:
         return [r for r in self.active if r[1] >= b]
 
 
+_NUMBERS = ("level_from_mw", "level_to_mw", "offer_price_gbp_per_mwh", "bid_price_gbp_per_mwh")
+
+
 def _seconds(df: pl.DataFrame, columns: list[str], origin: dt.datetime) -> pl.DataFrame:
+    """Times as seconds from the day's start, and levels and prices as floats: the warehouse's prices
+    are exact decimals; the estimate integrates in floats and its output is rounded to the table's
+    decimals when written (TableSpec.exact_decimals)."""
     base = int(origin.timestamp() * 1_000_000)
-    return df.with_columns([((pl.col(c).dt.epoch("us") - base) / 1_000_000).alias(c) for c in columns])
+    return df.with_columns([((pl.col(c).dt.epoch("us") - base) / 1_000_000).alias(c) for c in columns]
+                           + [pl.col(c).cast(pl.Float64) for c in _NUMBERS if c in df.columns])  # fmt: skip
 
 
 def estimate(settlement_date: dt.date, acceptances: pl.DataFrame, fpn: pl.DataFrame, pairs: pl.DataFrame) -> Estimate:

@@ -3,8 +3,10 @@ them beside the settlement truth. One definition for DuckDB and BigQuery, as war
 
 Names follow the table contract: units as suffixes, every time column a UTC instant (`_utc`),
 every table with a settlement period also carrying `period_start_utc` and `period_end_utc`.
-Money is declared `float` like every other `*_gbp` column, so a change of money's type reaches
-these tables with the rest.
+Money, volumes and prices have the exact types of the settlement tables ("gbp" DECIMAL(18,2),
+"mwh" DECIMAL(18,3), "price" DECIMAL(18,5): core/s0142/tables.py ARROW_TYPES); Insights JSON floats
+are rounded to the column's decimals on the way in (core.s0142.tables.exact_decimals). Ratios (GBP
+per MW, shares) and MW levels are not money and stay float.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ MARKET_INDEX_PRICE = TableSpec(
     "market_index_price",
     PERIOD + (
         _c("data_provider", "text", "APXMIDP or N2EXMIDP"),
-        _c("market_index_price_gbp_per_mwh", "float", "MID price"),
-        _c("market_index_volume_mwh", "float", "MID volume"),
+        _c("market_index_price_gbp_per_mwh", "price", "MID price"),
+        _c("market_index_volume_mwh", "mwh", "MID volume"),
     ),
     key=("settlement_date", "settlement_period", "data_provider"),
     description="MID: market index price and volume per data provider and settlement period (Insights /datasets/MID).",
@@ -47,8 +49,8 @@ BALANCING_ADJUSTMENT = TableSpec(
     "balancing_adjustment",
     PERIOD + (
         _c("action_id", "int", "DISBSAD action id within the period"),
-        _c("cost_gbp", "float", "cost of the adjustment action"),
-        _c("volume_mwh", "float", "volume of the adjustment action"),
+        _c("cost_gbp", "gbp", "cost of the adjustment action"),
+        _c("volume_mwh", "mwh", "volume of the adjustment action"),
         _c("so_flag", "bool", "system (SO) flagged"),
         _c("stor_flag", "bool", "STOR action"),
         _c("party_name", "text", "the API's partyId (a company name)"),
@@ -64,8 +66,8 @@ BID_OFFER = TableSpec(
     PERIOD + UNIT + (_c("pair_number", "int", "bid-offer pair: +1, +2 ... offers outward from FPN; -1, -2 ... bids"),) + SEGMENT[:2] + (
         _c("level_from_mw", "float", "the pair's size in MW at time_from (offers positive, bids negative)"),
         _c("level_to_mw", "float", "the pair's size in MW at time_to"),
-        _c("offer_price_gbp_per_mwh", "float", "price paid to the party per MWh of offer volume on this pair"),
-        _c("bid_price_gbp_per_mwh", "float", "price paid by the party per MWh of bid volume on this pair"),
+        _c("offer_price_gbp_per_mwh", "price", "price paid to the party per MWh of offer volume on this pair"),
+        _c("bid_price_gbp_per_mwh", "price", "price paid by the party per MWh of bid volume on this pair"),
     ),
     key=("settlement_date", "settlement_period", "bm_unit_id", "pair_number", "time_from_utc"),
     cluster_by=("bm_unit_id",),
@@ -102,7 +104,7 @@ INDICATIVE_CASHFLOW = TableSpec(
         _c("lead_party_name", "text"),
         _c("bid_offer", "text", "bid | offer: which EBOCF side the cashflow is", nullable=False),
         _c("pair_number", "int", "bid-offer pair (+k positive, -k negative); NULL: the unit's total without pair detail"),
-        _c("cashflow_gbp", "float", "indicative cashflow; + = paid to the party, as BO4"),
+        _c("cashflow_gbp", "gbp", "indicative cashflow; + = paid to the party, as BO4"),
         _c("created_utc", "timestamp_utc", "when Elexon calculated it"),
     ),
     key=("settlement_date", "settlement_period", "bm_unit_id", "bid_offer", "pair_number"),
@@ -112,11 +114,11 @@ INDICATIVE_CASHFLOW = TableSpec(
 )  # fmt: skip
 INDICATIVE_SYSTEM_PRICE = TableSpec(
     "indicative_system_price",
-    PERIOD + tuple(_c(name, "float") for name in (
+    PERIOD + tuple(_c(name, "price") for name in (
         "system_sell_price_gbp_per_mwh", "system_buy_price_gbp_per_mwh")) + (
         _c("bsad_defaulted", "bool"),
         _c("price_derivation_code", "text"),
-    ) + tuple(_c(name, "float") for name in (
+    ) + tuple(_c(name, "price" if name.endswith("_gbp_per_mwh") else "mwh") for name in (
         "reserve_scarcity_price_gbp_per_mwh", "net_imbalance_volume_mwh", "sell_price_adjustment_gbp_per_mwh",
         "buy_price_adjustment_gbp_per_mwh", "replacement_price_gbp_per_mwh", "replacement_price_reference_volume_mwh",
         "total_accepted_offer_volume_mwh", "total_accepted_bid_volume_mwh", "total_adjustment_sell_volume_mwh",
@@ -193,15 +195,15 @@ MARKET_TABLES: dict[str, TableSpec] = {
 _UNIT_DATE = (_c("bm_unit_id", "text", nullable=False), _c("lead_party_id", "text", "lead party in the canonical run (else the reference list)"))
 _RUN = _c("run_type", "text", "the canonical run of the date; NULL where no run is loaded yet")
 _COMPARED = (
-    _c("settled_bm_cashflow_gbp", "float", "S0142 BO4 of the canonical run: sum of bid + offer cashflows over the unit's pairs; + = paid to the party"),
-    _c("indicative_bm_cashflow_gbp", "float", "EBOCF: sum over sides and pairs; + = paid to the party"),
-    _c("acceptance_estimate_gbp", "float", "BOALF level minus FPN, integrated and priced pair by pair at BOD prices (acceptance_estimate)"),
-    _c("settled_accepted_volume_mwh", "float", "BO4 accepted offer + bid volumes (bids negative)"),
-    _c("estimated_accepted_volume_mwh", "float", "the estimate's volume (offers positive, bids negative)"),
-    _c("indicative_minus_settled_gbp", "float", "indicative - settled"),
-    _c("estimate_minus_settled_gbp", "float", "estimate - settled"),
-    _c("estimated_minus_settled_volume_mwh", "float", "estimated - settled volume"),
-    _c("estimate_unpriced_volume_mwh", "float", "estimated volume with no BOD pair on its side to price it"),
+    _c("settled_bm_cashflow_gbp", "gbp", "S0142 BO4 of the canonical run: sum of bid + offer cashflows over the unit's pairs; + = paid to the party"),
+    _c("indicative_bm_cashflow_gbp", "gbp", "EBOCF: sum over sides and pairs; + = paid to the party"),
+    _c("acceptance_estimate_gbp", "gbp", "BOALF level minus FPN, integrated and priced pair by pair at BOD prices (acceptance_estimate)"),
+    _c("settled_accepted_volume_mwh", "mwh", "BO4 accepted offer + bid volumes (bids negative)"),
+    _c("estimated_accepted_volume_mwh", "mwh", "the estimate's volume (offers positive, bids negative)"),
+    _c("indicative_minus_settled_gbp", "gbp", "indicative - settled"),
+    _c("estimate_minus_settled_gbp", "gbp", "estimate - settled"),
+    _c("estimated_minus_settled_volume_mwh", "mwh", "estimated - settled volume"),
+    _c("estimate_unpriced_volume_mwh", "mwh", "estimated volume with no BOD pair on its side to price it"),
 )  # fmt: skip
 
 ACCEPTANCE_ESTIMATE = TableSpec(
@@ -210,9 +212,9 @@ ACCEPTANCE_ESTIMATE = TableSpec(
         _c("bm_unit_id", "text", nullable=False),
         _c("pair_number", "int", "the BOD pair the volume is allocated to; NULL: no pair on that side (unpriced), "
                                  "or an acceptance that held the unit at its FPN (volume 0)"),
-        _c("volume_mwh", "float", "integral of (BOALF level - FPN) allocated to the pair; offers +, bids -"),
-        _c("price_gbp_per_mwh", "float", "the pair's offer price (offers) or bid price (bids), volume-weighted over the period"),
-        _c("cashflow_gbp", "float", "volume x price; + = paid to the party"),
+        _c("volume_mwh", "mwh", "integral of (BOALF level - FPN) allocated to the pair; offers +, bids -"),
+        _c("price_gbp_per_mwh", "price", "the pair's offer price (offers) or bid price (bids), volume-weighted over the period"),
+        _c("cashflow_gbp", "gbp", "volume x price; + = paid to the party"),
         _c("acceptances", "int", "acceptances whose profile set the unit's level in the period"),
     ),
     key=("settlement_date", "settlement_period", "bm_unit_id", "pair_number"),
@@ -247,15 +249,15 @@ UNIT_REVENUE_DAILY = TableSpec(
     _UNIT_DATE + (PERIOD[0], _RUN) + (
         _c("unit_kind", "text", "from bm_units' bmUnitType where known, else the id's prefix (core.settlement)"),
         _c("fuel_type", "text", "bm_units as of the date"),
-        _c("bm_cashflow_gbp", "float", "sum of BO4 bid + offer cashflows over the day; + = paid to the party"),
-        _c("non_delivery_charge_gbp", "float", "sum of BP7 3 over the day; + = paid by the party"),
-        _c("net_revenue_gbp", "float", "bm_cashflow - non_delivery_charge"),
+        _c("bm_cashflow_gbp", "gbp", "sum of BO4 bid + offer cashflows over the day; + = paid to the party"),
+        _c("non_delivery_charge_gbp", "gbp", "sum of BP7 3 over the day; + = paid by the party"),
+        _c("net_revenue_gbp", "gbp", "bm_cashflow - non_delivery_charge"),
         _c("capacity_mw", "float", "max(generation capacity, |demand capacity|) from bm_units as of the date"),
-        _c("gbp_per_mw", "float", "net_revenue / capacity: GBP per MW for the day"),
+        _c("gbp_per_mw", "float", "net_revenue / capacity: GBP per MW for the day (a ratio, not money: float)"),
         _c("days_30d", "int", "dates of the unit in the 30 days ending on this date"),
-        _c("gbp_per_mw_year_30d", "float", "sum of net revenue over the 30 days / days_30d x 365 / capacity"),
+        _c("gbp_per_mw_year_30d", "float", "sum of net revenue over the 30 days / days_30d x 365 / capacity (a ratio, not money: float)"),
         _c("days_365d", "int", "dates of the unit in the 365 days ending on this date"),
-        _c("gbp_per_mw_year_365d", "float", "sum of net revenue over the 365 days / days_365d x 365 / capacity"),
+        _c("gbp_per_mw_year_365d", "float", "sum of net revenue over the 365 days / days_365d x 365 / capacity (a ratio, not money: float)"),
     ),
     key=("settlement_date", "bm_unit_id"),
     cluster_by=("run_type", "bm_unit_id"),
@@ -268,7 +270,7 @@ SELF_BALANCING_COMPARISON = TableSpec(
     (PERIOD[0],
      _c("window_start", "date", nullable=False), _c("window_end", "date", nullable=False), _c("window_days", "int"),
      _c("classified_units", "int", "units in unit_classification for the window (supplier units excluded)"),
-     _c("classified_mwh", "float", "their A_tot (|FPN| + |QBS| + |DEV|) in MWh"),
+     _c("classified_mwh", "mwh", "their A_tot (|FPN| + |QBS| + |DEV|) in MWh"),
      _c("self_dispatched_share", "float", "MWh share of self_dispatched units (p114)"),
      _c("so_directed_share", "float", "MWh share of so_directed units"),
      _c("imbalance_exposed_share", "float", "MWh share of imbalance_exposed units"),
@@ -279,7 +281,7 @@ SELF_BALANCING_COMPARISON = TableSpec(
      _c("antijoin_rows", "int", "unit-periods present in the window"),
      _c("antijoin_rows_without_acceptance", "int", "unit-periods with no BOALF acceptance"),
      _c("antijoin_share_by_rows", "float", "the old figure: unit-periods without acceptance / all unit-periods"),
-     _c("antijoin_share_by_mwh", "float", "the same criterion weighted by A_tot MWh instead of rows"),
+     _c("antijoin_share_by_mwh", "float", "the same criterion weighted by A_tot MWh instead of rows (a ratio: float)"),
      _c("antijoin_supplier_rows", "int", "unit-periods of supplier units (2__, C__): never accepted, counted by the old figure"),
      _c("acceptance_dates", "int", "dates of the window with BOALF data loaded (the anti-join means little without it)")),
     key=("settlement_date",),

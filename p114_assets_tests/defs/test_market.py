@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from contextlib import contextmanager
+from decimal import Decimal as D
 
 import dagster as dg
 import pytest
@@ -90,23 +91,26 @@ def test_settled_indicative_and_estimate_side_by_side_to_the_penny(scenario):
     period = {(r["bm_unit_id"], r["settlement_period"]): r for r in rows(scenario, "SELECT * FROM p114.bm_revenue_comparison")}
     assert set(period) == {("T_RAMP-1", 20), ("T_RAMP-1", 21), ("T_DIFF-1", 30)}  # only units with acceptances
     diff = period[("T_DIFF-1", 30)]
-    assert (diff["settled_bm_cashflow_gbp"], diff["indicative_bm_cashflow_gbp"], diff["acceptance_estimate_gbp"]) == (1275.00, 1137.50, 1200.00)
-    assert (diff["indicative_minus_settled_gbp"], diff["estimate_minus_settled_gbp"]) == (-137.50, -75.00)
-    assert (diff["settled_accepted_volume_mwh"], diff["estimated_accepted_volume_mwh"], diff["estimated_minus_settled_volume_mwh"]) == (17.5, 17.5, 0.0)
-    assert (diff["run_type"], diff["lead_party_id"], diff["estimate_unpriced_volume_mwh"]) == ("SF", "DIFFCO", 0.0)
+    assert {type(v) for k, v in diff.items() if k.endswith(("_gbp", "_mwh"))} == {D}  # exact decimals, not floats
+    assert (diff["settled_bm_cashflow_gbp"], diff["indicative_bm_cashflow_gbp"], diff["acceptance_estimate_gbp"]) == (D("1275.00"), D("1137.50"), D("1200.00"))
+    assert (diff["indicative_minus_settled_gbp"], diff["estimate_minus_settled_gbp"]) == (D("-137.50"), D("-75.00"))
+    assert (diff["settled_accepted_volume_mwh"], diff["estimated_accepted_volume_mwh"], diff["estimated_minus_settled_volume_mwh"]) == (D("17.500"), D("17.500"), D("0.000"))
+    assert (diff["run_type"], diff["lead_party_id"], diff["estimate_unpriced_volume_mwh"]) == ("SF", "DIFFCO", D("0.000"))
     assert diff["period_start_utc"].strftime("%Y-%m-%d %H:%M") == "2024-06-05 13:30"
     ramp20, ramp21 = period[("T_RAMP-1", 20)], period[("T_RAMP-1", 21)]
-    assert (ramp20["settled_bm_cashflow_gbp"], ramp20["indicative_bm_cashflow_gbp"], ramp20["acceptance_estimate_gbp"]) == (104.17, 104.17, 104.17)
-    assert (ramp21["settled_bm_cashflow_gbp"], ramp21["acceptance_estimate_gbp"], ramp21["estimated_accepted_volume_mwh"]) == (1130.21, 1130.21, 13.333)
+    assert (ramp20["settled_bm_cashflow_gbp"], ramp20["indicative_bm_cashflow_gbp"], ramp20["acceptance_estimate_gbp"]) == (D("104.17"), D("104.17"), D("104.17"))
+    # the estimate's rows are stored to the penny and the kWh (half away from zero) and summed exactly:
+    # pair 1 4.0625 MWh -> 4.063, x 50 = 203.125 -> 203.13; pair 2 9.2708333 MWh -> 9.271, x 100 -> 927.08
+    assert (ramp21["settled_bm_cashflow_gbp"], ramp21["acceptance_estimate_gbp"], ramp21["estimated_accepted_volume_mwh"]) == (D("1130.21"), D("1130.21"), D("13.334"))
 
     daily = {r["bm_unit_id"]: r for r in rows(scenario, "SELECT * FROM p114.bm_revenue_comparison_daily")}
-    assert (daily["T_RAMP-1"]["settled_bm_cashflow_gbp"], daily["T_RAMP-1"]["periods"]) == (1234.38, 2)
+    assert (daily["T_RAMP-1"]["settled_bm_cashflow_gbp"], daily["T_RAMP-1"]["periods"]) == (D("1234.38"), 2)
     parties = {r["lead_party_id"]: r for r in rows(scenario, "SELECT * FROM p114.bm_revenue_comparison_party_daily")}
-    assert (parties["DIFFCO"]["acceptance_estimate_gbp"], parties["DIFFCO"]["units"], parties["DIFFCO"]["run_type"]) == (1200.00, 1, "SF")
+    assert (parties["DIFFCO"]["acceptance_estimate_gbp"], parties["DIFFCO"]["units"], parties["DIFFCO"]["run_type"]) == (D("1200.00"), 1, "SF")
 
     estimate = rows(scenario, "SELECT pair_number, volume_mwh, cashflow_gbp FROM p114.acceptance_estimate "
                               "WHERE bm_unit_id = 'T_DIFF-1' ORDER BY pair_number")  # fmt: skip
-    assert [(r["pair_number"], r["volume_mwh"], r["cashflow_gbp"]) for r in estimate] == [(1, 10.0, 600.0), (2, 7.5, 600.0)]
+    assert [(r["pair_number"], r["volume_mwh"], r["cashflow_gbp"]) for r in estimate] == [(1, D("10.000"), D("600.00")), (2, D("7.500"), D("600.00"))]
 
 
 def test_settled_and_indicative_apart_raise_a_warning(scenario):
@@ -122,7 +126,7 @@ def test_unit_revenue_per_mw_and_the_leaderboard(scenario):
     units = {r["bm_unit_id"]: r for r in rows(scenario, "SELECT * FROM p114.unit_revenue_daily")}
     assert set(units) == {"T_RAMP-1", "T_DIFF-1", "2__AGOLD000", "T_IDLE-1"}
     battery = units["T_DIFF-1"]
-    assert (battery["bm_cashflow_gbp"], battery["non_delivery_charge_gbp"], battery["net_revenue_gbp"]) == (1275.00, 12.34, 1262.66)
+    assert (battery["bm_cashflow_gbp"], battery["non_delivery_charge_gbp"], battery["net_revenue_gbp"]) == (D("1275.00"), D("12.34"), D("1262.66"))
     assert (battery["capacity_mw"], battery["fuel_type"], battery["unit_kind"], battery["days_30d"]) == (60.0, "BATTERY", "transmission", 1)
     assert battery["gbp_per_mw"] == pytest.approx(1262.66 / 60)
     assert battery["gbp_per_mw_year_30d"] == pytest.approx(1262.66 * 365 / 60) == battery["gbp_per_mw_year_365d"]

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -14,10 +15,10 @@ from hypothesis import strategies as st
 
 from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.core.s0142.parser import parse_bytes
-from p114_assets.core.s0142.tables import ARROW_TYPES, PRINTED_DECIMALS, RAW_TABLES
+from p114_assets.core.s0142.tables import ARROW_TYPES, PRINTED_DECIMALS, RAW_TABLES, Column, TableSpec
 from p114_assets.warehouse import sql
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
-from p114_assets.warehouse.tables import BIGQUERY_TYPES, DUCKDB_TYPES, SETTLEMENT_TABLES, TABLES
+from p114_assets.warehouse.tables import BIGQUERY_TYPES, DUCKDB_TYPES, TABLES
 
 JULY = [dt.date(2024, 7, 1) + dt.timedelta(days=i) for i in range(31)]
 
@@ -25,15 +26,32 @@ JULY = [dt.date(2024, 7, 1) + dt.timedelta(days=i) for i in range(31)]
 def test_money_volumes_and_prices_are_declared_once_as_exact_decimals():
     assert (DUCKDB_TYPES["gbp"], DUCKDB_TYPES["mwh"], DUCKDB_TYPES["price"]) == ("DECIMAL(18,2)", "DECIMAL(18,3)", "DECIMAL(18,5)")
     assert {BIGQUERY_TYPES[t] for t in PRINTED_DECIMALS.values()} == {"NUMERIC"}
-    for name, spec in SETTLEMENT_TABLES.items():  # the market tables (Insights JSON, estimates) are still floats
+    for name, spec in TABLES.items():  # raw, settlement, market and comparison tables alike
         for c in spec.columns:
             if c.name.endswith("_gbp_per_mwh"):
                 assert c.type == "price", (name, c.name)
             elif c.name.endswith("_gbp"):
                 assert c.type == "gbp", (name, c.name)
-            elif c.name.endswith("_mwh") and c.name != "min_activity_mwh":  # a threshold, not a volume
+            elif c.name.endswith("_mwh") and c.name not in ("min_activity_mwh", "antijoin_share_by_mwh"):  # a threshold; a share
                 assert c.type == "mwh", (name, c.name)
     assert RAW_TABLES["bm_unit_period"].arrow_schema().field("transmission_loss_factor").type == pa.float64()  # 7 dp: a factor
+    ratios = TABLES["unit_revenue_daily"].arrow_schema()  # GBP per MW is a ratio, not money
+    assert {ratios.field(c).type for c in ("gbp_per_mw", "gbp_per_mw_year_30d", "capacity_mw")} == {pa.float64()}
+
+
+def test_insights_floats_become_the_decimals_they_were_published_as():
+    """JSON gives binary floats: each is rounded to its column's decimals on the way to Arrow, so
+    what Insights printed is stored exactly, and a computed product to the penny."""
+    frame = pl.DataFrame({"cashflow_gbp": [0.1 + 0.2, 1502.2899999999995, -137.5, None, 203.12499999999997, -0.125],
+                          "volume_mwh": [13.333333333333334, 0.1 + 0.2, 2417.5, 1.0, 4.0625, -4.0625],
+                          "price_gbp_per_mwh": [85.123456, 0.1 + 0.2, -9999.0, 60.0, 0.000005, -0.000005]})  # fmt: skip
+    spec = TableSpec("t", (Column("cashflow_gbp", "gbp"), Column("volume_mwh", "mwh"), Column("price_gbp_per_mwh", "price")), key=())
+    exact = spec.exact_decimals(frame).to_arrow().cast(spec.arrow_schema()).to_pydict()
+    assert 0.1 + 0.2 != 0.3 and exact["cashflow_gbp"] == [Decimal("0.30"), Decimal("1502.29"), Decimal("-137.50"), None,
+                                                                Decimal("203.13"), Decimal("-0.13")]  # ties (or float noise below one) away from zero, as SQL ROUND
+    assert exact["volume_mwh"] == [Decimal("13.333"), Decimal("0.300"), Decimal("2417.500"), Decimal("1.000"), Decimal("4.063"), Decimal("-4.063")]
+    assert exact["price_gbp_per_mwh"] == [Decimal("85.12346"), Decimal("0.30000"), Decimal("-9999.00000"), Decimal("60.00000"),
+                                         Decimal("0.00001"), Decimal("-0.00001")]
 
 
 @settings(max_examples=300, deadline=None)

@@ -60,6 +60,19 @@ class TableSpec:
     def arrow_schema(self) -> pa.Schema:
         return pa.schema([pa.field(c.name, ARROW_TYPES[c.type], nullable=c.nullable) for c in self.columns])
 
+    def exact_decimals(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Float columns the table declares exact ("gbp", "mwh", "price") as decimals of the column's
+        scale, each value rounded to it half away from zero (as ROUND does on DuckDB and BigQuery, so
+        Python and SQL round alike). A value published as JSON with at most that many decimals (Insights) is
+        stored exactly as published; a computed one (the acceptance estimate's volume x price) to
+        the penny, the kWh or 1e-5 GBP/MWh. It is rounded to 6 more decimals first, so a product that
+        float arithmetic lands a hair below a tie (4.0625 MWh x 50 GBP/MWh = 203.12499999999997)
+        rounds as the exact product does (203.13)."""
+        exact = {c.name: ARROW_TYPES[c.type] for c in self.columns if c.type in PRINTED_DECIMALS.values()}
+        return frame.with_columns([pl.col(name).round(t.scale + 6, mode="half_away_from_zero").round(t.scale, mode="half_away_from_zero")
+                                   .cast(pl.Decimal(t.precision, t.scale)) for name, t in exact.items()
+                                   if name in frame.columns and frame.schema[name].is_float()])  # fmt: skip
+
 
 PARTITION_COLUMNS = (
     Column("settlement_date", "date", "settlement date, from SRH", "V", nullable=False),

@@ -40,11 +40,12 @@ TIMELY_DAYS = 2
 
 
 def to_table(spec: TableSpec, frame: pl.DataFrame) -> pa.Table:
-    """A frame as the table's Arrow rows: its columns, in order, of its types."""
+    """A frame as the table's Arrow rows: its columns, in order, of its types (floats rounded to the
+    scale of the table's exact columns first)."""
     missing = [c for c in spec.column_names if c not in frame.columns]
     if missing:
         raise ValueError(f"{spec.name}: rows lack column(s) {', '.join(missing)}")
-    return frame.select(spec.column_names).to_arrow().cast(spec.arrow_schema())
+    return spec.exact_decimals(frame.select(spec.column_names)).to_arrow().cast(spec.arrow_schema())
 
 
 def _collected(errors: list[str], what: str) -> None:

@@ -8,6 +8,7 @@ Formulas and sign conventions: docs/marts.md. The estimate is a pure core functi
 
 
 import datetime as dt
+from decimal import Decimal
 
 import dagster as dg
 import polars as pl
@@ -84,7 +85,8 @@ def bm_revenue_comparison(context: dg.AssetExecutionContext, warehouse: Warehous
     _write_calendar(warehouse, dates)
     _, rows = refresh(context, warehouse, BM_REVENUE_COMPARISON, market_sql.bm_revenue_comparison)
     totals = market_queries.comparison_totals(warehouse, dates[0], dates[-1])
-    shown = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in totals.items() if v is not None}
+    # exact sums (Decimal) shown as numbers: Dagster metadata takes floats, and these have 2 or 3 decimals
+    shown = {k: (float(v) if isinstance(v, Decimal) else v) for k, v in totals.items() if v is not None}
     return dg.MaterializeResult(metadata={**row_count_metadata(dates, rows), **shown})
 
 
