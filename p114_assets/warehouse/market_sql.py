@@ -5,8 +5,10 @@ self-balancing comparison. What their assets and checks read back is in warehous
 Written in the portable subset of warehouse/sql.py (DATE literals, CASE, window functions,
 explicit GROUP BY), transpiled to BigQuery by the engine. Sign conventions (docs/marts.md): BO4
 and EBOCF cashflows + = paid to the party; the BP7 non-delivery charge + = paid by the party;
-volumes: offers +, bids -. Money is rounded to the penny and volumes to the kWh only in the
-output.
+volumes: offers +, bids -. Money, volumes and prices are exact decimals in every table read here
+(DECIMAL on DuckDB, NUMERIC on BigQuery), so sums and differences are exact; ROUND(x, 2) / ROUND(x, 3)
+keep each output at its column's scale and stay DECIMAL / NUMERIC on both engines (BigQuery does
+not coerce FLOAT64 into a NUMERIC column). Only ratios (GBP per MW, shares) are floats.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ comparison marts; and the same hand-built day on the BigQuery emulator agrees wi
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal as D
 
 import dagster as dg
 import polars as pl
@@ -27,7 +28,7 @@ from p114_assets_tests.market_scenario import DAY, RUN, serve_market, settlement
 GENERATED_DAY = dt.date(2024, 6, 12)
 
 
-def serve_for_generated(fake: FakeInsights, folder) -> tuple[str, int, float]:
+def serve_for_generated(fake: FakeInsights, folder) -> tuple[str, int, D]:
     """Market data about one generated unit with settled offers: its acceptance, FPN, pairs and an
     EBOCF equal to its BO4 offer cashflow. Returns (unit, period, settled offer cashflow)."""
     parsed = parse_file(next(folder.glob("S0142_*_II_*.gz")))
@@ -35,14 +36,15 @@ def serve_for_generated(fake: FakeInsights, folder) -> tuple[str, int, float]:
     chosen = pairs.filter(pl.col("accepted_offer_volume_mwh") > 0).sort("bm_unit_id", "settlement_period").row(0, named=True)
     unit, period = chosen["bm_unit_id"], chosen["settlement_period"]
     settled = pairs.filter((pl.col("bm_unit_id") == unit) & (pl.col("settlement_period") == period))
-    cash = float((settled["offer_cashflow_gbp"].fill_null(0) + settled["bid_cashflow_gbp"].fill_null(0)).sum())
+    cash = (settled["offer_cashflow_gbp"].fill_null(0) + settled["bid_cashflow_gbp"].fill_null(0)).sum()  # exact, as printed
     start = period_start_utc(GENERATED_DAY, period)
     fake.rows["BOALF"] = [boalf(unit, 1, start, start, start + dt.timedelta(minutes=30), 10, 10)]
     fake.rows["PN"] = flat_pn(unit, GENERATED_DAY, range(1, 49), 0.0)
     fake.rows["BOD"] = [bod(unit, GENERATED_DAY, period, 1, 20, 100.0, 90.0)]
-    fake.rows["EBOCF_offer"] = [ebocf(unit, GENERATED_DAY, period, {"positive1": round(cash, 2)})]
+    fake.rows["EBOCF_offer"] = [ebocf(unit, GENERATED_DAY, period, {"positive1": float(cash)})]  # JSON: a float
     fake.bm_units = [bm_unit(unit, "PARTY", "Party", fuel="BATTERY", generation="50.000")]
-    return unit, period, round(cash, 2)
+    assert isinstance(cash, D)
+    return unit, period, cash
 
 
 def test_materialize_with_market_from_the_command_line(tmp_path, httpserver, monkeypatch):
@@ -63,7 +65,7 @@ def test_materialize_with_market_from_the_command_line(tmp_path, httpserver, mon
                                f"AND settlement_period = {period}").to_pylist()[0]  # fmt: skip
     assert (compared["settled_bm_cashflow_gbp"], compared["indicative_bm_cashflow_gbp"], compared["run_type"]) == (cash, cash, "II")
     # 10 MW over a full period on a 20 MW pair at GBP 100: 5 MWh, GBP 500
-    assert (compared["acceptance_estimate_gbp"], compared["estimated_accepted_volume_mwh"]) == (500.0, 5.0)
+    assert (compared["acceptance_estimate_gbp"], compared["estimated_accepted_volume_mwh"]) == (D("500.00"), D("5.000"))
     # every settled unit with acceptances is compared; EBOCF is loaded for the date, so 0 (not NULL) where it has nothing
     others = warehouse.query("SELECT COUNT(DISTINCT bm_unit_id) AS units, COUNT(*) AS n, COUNT(indicative_bm_cashflow_gbp) AS i, "
                              "SUM(CASE WHEN indicative_bm_cashflow_gbp = 0 THEN 1 ELSE 0 END) AS zero "
@@ -101,6 +103,8 @@ def test_the_market_layout_and_the_comparison_on_bigquery_agree_with_duckdb(tmp_
             "SELECT * FROM p114.bm_revenue_comparison ORDER BY bm_unit_id, settlement_period"))  # fmt: skip
     duck, bq = results["duckdb"], results["bigquery"]
     assert duck.height == bq.height == 3
+    money = [c for c in duck.columns if c.endswith(("_gbp", "_mwh"))]  # exact on both engines, compared exactly below
+    assert all(isinstance(duck[c].dtype, pl.Decimal) and isinstance(bq[c].dtype, pl.Decimal) for c in money) and len(money) == 9
     for column in duck.columns:
         a, b = duck[column], bq[column]
         if a.dtype == pl.Float64:
