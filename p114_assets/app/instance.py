@@ -1,6 +1,7 @@
 """The run coordinator p114's instance settings name (dagster_home/dagster.yaml): Dagster's queued
-run coordinator, plus one setting Dagster 1.13 does not expose, how often the backfill daemon
-looks at backfills.
+run coordinator, plus two settings of the backfill daemon Dagster 1.13 does not expose: how often
+it looks at backfills, and whether an asset backfill requests its next stage only once the runs of
+the previous one have ended.
 
 An asset backfill advances in stages: the raw partitions, then the daily tables of their dates,
 then the classification windows. The backfill daemon requests each stage at its next iteration
@@ -11,6 +12,20 @@ more time waiting for iterations than loading. The daemon builds this coordinato
 instance settings before it starts its loops, so setting the interval here reaches the backfill
 loop of `dagster-daemon run` and of `dagster dev` alike; the webserver, which builds it too, has no
 such loop. `p114_assets_tests/app/test_instance.py` fails if a Dagster upgrade moves the constant.
+
+Stages. A range run of raw partitions writes its materializations one event per partition and
+asset, in no date order, and the daemon requests the children of whatever it has seen at each
+iteration: an iteration in the middle of a run's burst of events split a chunk's dates into several
+derived runs, each with its own process start-up and turn at the one-slot warehouse pool (a 30-date
+backfill made 44 runs of the derived stage), and a daily mart whose other parent was still loading
+somewhere waited for a stage of its own. With `backfill_waits_for_stages` (on in p114's settings)
+an iteration computes and records everything as Dagster does, but submits no run while a run of the
+same backfill is still queued or in progress: the next stage is then requested in one iteration,
+when all of the previous one is known, so it comes in runs of the backfill policy's full size
+(a month of dates for the daily tables, their marts in the same runs, and for 30 dates or fewer
+the classification windows too). Nothing is lost by waiting: Dagster's candidates are the
+children of everything materialized so far that were not requested yet. The first iteration
+(the roots) is never held back, and failed or canceled runs have ended, so they release it.
 """
 
 from __future__ import annotations
@@ -19,10 +34,31 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
+from dagster._core.execution import asset_backfill
 from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._daemon import controller
 
 DEFAULT_BACKFILL_INTERVAL_SECONDS = 5
+DAGSTERS_BACKFILL_ITERATION = asset_backfill.execute_asset_backfill_iteration_inner
+
+
+def iteration_that_waits_for_its_stage(*, backfill_id: str, asset_backfill_data, asset_graph_view, **kwargs):
+    """Dagster's asset backfill iteration, with its run requests held back while a run of the
+    backfill is still queued or in progress (its bookkeeping is kept: materialized and failed
+    partitions, the event cursor). Not finished means what it means to Dagster when it decides
+    whether a backfill's runs are complete: not started, queued, starting, started, canceling."""
+    result = DAGSTERS_BACKFILL_ITERATION(backfill_id=backfill_id, asset_backfill_data=asset_backfill_data,
+                                         asset_graph_view=asset_graph_view, **kwargs)  # fmt: skip
+    if not result.run_requests or not asset_backfill_data.requested_runs_for_target_roots:
+        return result
+    instance = asset_graph_view.get_inner_queryer_for_back_compat().instance
+    runs = dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}, statuses=NOT_FINISHED_STATUSES)
+    if not instance.get_run_ids(filters=runs, limit=1):
+        return result
+    kwargs["logger"].info(f"Holding back {len(result.run_requests)} run(s) until the backfill's runs in progress end")
+    return result._replace(run_requests=[], reserved_run_ids=[])
 
 
 class P114RunCoordinator(QueuedRunCoordinator):
@@ -30,9 +66,15 @@ class P114RunCoordinator(QueuedRunCoordinator):
     daemon's iterations (Dagster's default 30). Each iteration of an active backfill costs the
     daemon some CPU (it evaluates the backfill's asset graph), so not much less than 5 s."""
 
-    def __init__(self, backfill_interval_seconds: int = DEFAULT_BACKFILL_INTERVAL_SECONDS, **kwargs: Any):
+    def __init__(self, backfill_interval_seconds: int = DEFAULT_BACKFILL_INTERVAL_SECONDS, backfill_waits_for_stages: bool = True,
+                 **kwargs: Any):  # fmt: skip
         super().__init__(**kwargs)
         self.set_backfill_interval(backfill_interval_seconds)
+        self.set_backfill_stages(backfill_waits_for_stages)
+
+    def set_backfill_stages(self, wait: bool) -> None:
+        self.backfill_waits_for_stages = wait
+        asset_backfill.execute_asset_backfill_iteration_inner = iteration_that_waits_for_its_stage if wait else DAGSTERS_BACKFILL_ITERATION
 
     def set_backfill_interval(self, seconds: int) -> None:
         if seconds < 1:
@@ -48,10 +90,15 @@ class P114RunCoordinator(QueuedRunCoordinator):
                 int, is_required=False, default_value=DEFAULT_BACKFILL_INTERVAL_SECONDS,
                 description="Seconds between the backfill daemon's iterations (Dagster's default: 30).",
             ),
+            "backfill_waits_for_stages": dg.Field(
+                bool, is_required=False, default_value=True,
+                description="An asset backfill requests its next stage only once its runs in progress have ended (Dagster: at every iteration).",
+            ),
         }  # fmt: skip
 
     @classmethod
     def from_config_value(cls, inst_data, config_value: Mapping[str, Any]) -> P114RunCoordinator:
         coordinator = super().from_config_value(inst_data, config_value)  # Dagster's settings
         coordinator.set_backfill_interval(config_value.get("backfill_interval_seconds", DEFAULT_BACKFILL_INTERVAL_SECONDS))
+        coordinator.set_backfill_stages(config_value.get("backfill_waits_for_stages", True))
         return coordinator

@@ -1,6 +1,8 @@
-"""The instance settings' run coordinator: Dagster's run limits still apply, and the backfill
-daemon's loop waits the configured interval, not Dagster's fixed 30 s."""
+"""The instance settings' run coordinator: Dagster's run limits still apply, the backfill
+daemon's loop waits the configured interval, not Dagster's fixed 30 s, and an asset backfill
+requests its next stage only once the runs of the previous one have ended."""
 
+import inspect
 import logging
 import shutil
 import threading
@@ -10,10 +12,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.execution import asset_backfill
+from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
+from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._daemon import controller
 from dagster._daemon.backfill import execute_backfill_iteration_loop
 
-from p114_assets.app.instance import P114RunCoordinator
+from p114_assets.app import instance as instance_module
+from p114_assets.app.instance import DAGSTERS_BACKFILL_ITERATION, P114RunCoordinator, iteration_that_waits_for_its_stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def restore_interval(monkeypatch):
     monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
+    monkeypatch.setattr(asset_backfill, "execute_asset_backfill_iteration_inner", asset_backfill.execute_asset_backfill_iteration_inner)
 
 
 def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_path, restore_interval):
@@ -30,6 +37,8 @@ def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_pa
         assert isinstance(coordinator, P114RunCoordinator)
         assert (coordinator.dequeue_interval_seconds, coordinator.backfill_interval_seconds) == (1, 5)
         assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 5
+        assert coordinator.backfill_waits_for_stages
+        assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert concurrency.pool_config.default_pool_limit == 1
@@ -60,3 +69,52 @@ def test_the_backfill_daemon_loop_sleeps_the_configured_interval(restore_interva
 def test_an_interval_under_a_second_is_refused(restore_interval):
     with pytest.raises(dg.DagsterInvalidConfigError, match="backfill_interval_seconds=0"):
         P114RunCoordinator(backfill_interval_seconds=0)
+
+
+def test_the_daemon_reaches_the_backfill_iteration_through_the_module():
+    """The stage wait replaces a module attribute: Dagster must still look it up there (an upgrade
+    that imports it elsewhere would silently bypass it)."""
+    assert "execute_asset_backfill_iteration_inner(" in inspect.getsource(asset_backfill.execute_asset_backfill_iteration)
+
+
+def _iteration(instance: dg.DagsterInstance, roots_requested: bool = True) -> list:
+    """The run requests the stage-waiting iteration lets through when Dagster's wants one run."""
+    result = iteration_that_waits_for_its_stage(
+        backfill_id="b1", asset_backfill_data=types.SimpleNamespace(requested_runs_for_target_roots=roots_requested),
+        asset_graph_view=types.SimpleNamespace(get_inner_queryer_for_back_compat=lambda: types.SimpleNamespace(instance=instance)),
+        backfill_start_timestamp=0.0, logger=logging.getLogger("test"), run_config=None,
+    )  # fmt: skip
+    assert len(result.run_requests) == len(result.reserved_run_ids)
+    return result.run_requests
+
+
+@pytest.fixture
+def dagsters_iteration_wants_a_run(monkeypatch):
+    def wants_a_run(**kwargs):
+        return asset_backfill.AssetBackfillIterationResult([dg.RunRequest(partition_key="2024-07-01")], None, ["r"])
+
+    monkeypatch.setattr(instance_module, "DAGSTERS_BACKFILL_ITERATION", wants_a_run)
+
+
+@pytest.mark.parametrize("status", [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED])
+def test_a_stage_waits_while_a_run_of_its_backfill_has_not_ended(dagsters_iteration_wants_a_run, status):
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_run(DagsterRun(job_name="j", run_id="other", status=status, tags={BACKFILL_ID_TAG: "b2"}))
+        assert len(_iteration(instance)) == 1  # another backfill's run does not hold this one
+        instance.add_run(DagsterRun(job_name="j", run_id="ours", status=status, tags={BACKFILL_ID_TAG: "b1"}))
+        assert _iteration(instance) == []
+        assert len(_iteration(instance, roots_requested=False)) == 1  # the first stage is never held
+
+
+@pytest.mark.parametrize("status", [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED])
+def test_a_stage_goes_once_the_runs_of_its_backfill_have_ended(dagsters_iteration_wants_a_run, status):
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_run(DagsterRun(job_name="j", run_id="ours", status=status, tags={BACKFILL_ID_TAG: "b1"}))
+        assert len(_iteration(instance)) == 1
+
+
+def test_dagsters_iteration_comes_back_when_the_setting_is_off(restore_interval):
+    P114RunCoordinator(backfill_waits_for_stages=False)
+    assert asset_backfill.execute_asset_backfill_iteration_inner is DAGSTERS_BACKFILL_ITERATION
+    P114RunCoordinator()
+    assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage

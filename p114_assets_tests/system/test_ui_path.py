@@ -25,6 +25,7 @@ BM_CHECKS = ["periods_per_day", "every_unit_every_period", "no_duplicate_unit_pe
 CHUNK = [dt.date(2025, 3, 5), dt.date(2025, 3, 6), dt.date(2025, 3, 7)]  # the middle one is bad
 SWITCH = dt.date(2025, 3, 10)  # SF, then R1 lands
 RANGE = [dt.date(2025, 3, 11), dt.date(2025, 3, 12)]
+STAGES = [dt.date(2025, 6, 2), dt.date(2025, 6, 3), dt.date(2025, 6, 4)]  # no other test's date within 30 days
 
 
 def latest_execution(system: System, check: str, partition: str, asset: str = "bm_unit_period") -> dict:
@@ -205,3 +206,30 @@ def test_status_prints_fail_for_the_bad_partition(system, bad_backfill, good_run
     cells = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
              for line in result.stdout.splitlines() if line.startswith("│ 2025-03-0")}  # fmt: skip
     assert cells[str(GOOD)][1] == "ok" and cells[str(BAD)][1] == "FAIL", result.stdout
+
+
+BACKFILL_RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... on Runs { results {
+  runId status creationTime startTime endTime assetSelection { path } } } } }"""
+
+
+def test_a_backfill_of_raw_and_daily_assets_requests_each_stage_whole(system):
+    """The UI's asset backfill of the raw assets of three dates and every daily table of those
+    dates: the raw chunk, then, once it has ended, one run of every daily table, mart and
+    classification window of the three dates (the stage is requested when the runs of the previous
+    one have ended, not in fragments of what had landed at one daemon iteration)."""
+    from p114_assets.app.launcher import graph_backfill_ranges, launch_asset_backfill
+    from p114_assets.app.runner import DERIVED_KEYS
+
+    for day in STAGES:
+        system.write(day, "SF")
+    daily = [k.to_user_string() for k in DERIVED_KEYS]
+    backfill_id = launch_asset_backfill(system.graphql.url, graph_backfill_ranges([(d, "SF") for d in STAGES], RAW, daily),
+                                        title="raw and daily, three dates")  # fmt: skip
+    assert system.graphql.wait_backfill(backfill_id, timeout=600)["status"] == "COMPLETED_SUCCESS"
+    filter_ = {"tags": [{"key": "dagster/backfill", "value": backfill_id}]}
+    runs = sorted(system.graphql.query(BACKFILL_RUNS, filter=filter_)["runsOrError"]["results"], key=lambda r: r["creationTime"])
+    assert [sorted(".".join(a["path"]) for a in r["assetSelection"]) for r in runs] == [sorted(RAW), sorted(daily)]
+    assert runs[1]["creationTime"] >= runs[0]["endTime"]
+    assert canonical_runs(system, STAGES[-1]) == {"SF"}
+    for day in STAGES:
+        assert_checks_of_partition(system, key(day, "SF"), failed=set())
