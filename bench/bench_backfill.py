@@ -138,7 +138,18 @@ def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict,
     if logs:
         shutil.copytree(tmp / "logs", logs, dirs_exist_ok=True)
     return {"status": backfill["status"], "seconds": done - launched, "launched": launched, "runs": runs,
-            "cpu": watch.total_cpu(), "failed_runs": sum(r["status"] != "SUCCESS" for r in runs if r["ours"])}  # fmt: skip
+            "cpu": watch.total_cpu(), "cpu_by_kind": cpu_by_kind(watch.seen.values()), "failed_runs": sum(r["status"] != "SUCCESS" for r in runs if r["ours"])}  # fmt: skip
+
+
+def cpu_by_kind(seen) -> dict[str, float]:
+    """CPU seconds of the UI path's processes by what they are: the runs, the daemon (backfills,
+    the automation and alert sensors, the run queue), the webserver, and their code servers."""
+    kinds: dict[str, float] = {}
+    for s in seen:
+        kind = ("runs" if "spawn_main" in s.cmdline else "code servers" if "grpc" in s.cmdline
+                else "daemon" if "dagster-daemon" in s.cmdline else "webserver" if "webserver" in s.cmdline else "other")  # fmt: skip
+        kinds[kind] = kinds.get(kind, 0.0) + s.cpu - s.cpu_at_first_sight
+    return kinds
 
 
 def _describe(run: dict) -> str:
@@ -246,6 +257,7 @@ def main() -> None:
               + (f"{cpu:6.1f}   {rss / MiB:5,.0f} MiB" if cpu is not None else f"{'':6}   {'':9}") + f"   {ratio}")  # fmt: skip
     print(f"  ({sum(r['ours'] for r in ui['runs'])} runs of the backfill and {sum(not r['ours'] for r in ui['runs'])} launched by automation, {sum((r['endTime'] or 0) - (r['startTime'] or 0) for r in ui['runs'] if r['ours']):.1f} s inside the backfill's runs, "
           f"{startup_total:.1f} s of run start-up; peak RSS is the largest run process's; UI CPU counts every process)")  # fmt: skip
+    print("  UI CPU s by process: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ui["cpu_by_kind"].items(), key=lambda kv: -kv[1])))
 
     per_date = ui["seconds"] / n
     raw_share, derived_share = raw_end / n, (ui["seconds"] - raw_end) / n
