@@ -35,8 +35,8 @@ from isal import igzip, isal_zlib
 from p114_assets.core.s0142 import nesting
 from p114_assets.core.s0142.files import GZIP_MAGIC, FileName
 from p114_assets.core.s0142.layout import LAYOUTS, RecordLayout
-from p114_assets.core.s0142.lines import UTF8_BOM
-from p114_assets.core.s0142.records import RecordError, read_records
+from p114_assets.core.s0142.lines import UTF8_BOM, Lines
+from p114_assets.core.s0142.records import RecordError, read_lines, read_records
 from p114_assets.core.s0142.scan import Scan, ScanError
 from p114_assets.core.s0142.tables import ARROW_TYPES, RAW_TABLES
 from p114_assets.core.settlement import RUN_TYPES
@@ -310,14 +310,14 @@ _POOL_USERS: list = []  # the pool to restore, then one entry per parse running
 def _parse(raw: bytes, name: str) -> ParsedS0142:
     parts: dict[str, list[pa.Table]] = {rid: [] for rid in _LOADED}
 
-    def read(rid: str, lines: pa.LargeStringArray, numbers: np.ndarray) -> None:
+    def read(rid: str, lines: Lines, rows: np.ndarray) -> None:
         layout, types, required = _READERS[rid]
         try:
-            parts[rid].append(read_records(lines, numbers, layout, types, required))
+            parts[rid].append(read_lines(lines, rows, layout, types, required))
         except RecordError as exc:
             raise ScanError(exc.reason, exc.line) from None
 
-    scan = Scan(read=read, loaded=_LOADED)
+    scan = Scan(read_lines=read, loaded=_LOADED)
     try:
         head, trailer = _scan(scan, raw, name)
         scan.finish()

@@ -1,11 +1,12 @@
-"""The records of one type, typed by pyarrow's multi-threaded CSV reader, and held to their layout.
+"""The records of one type, typed as their table declares them, and held to their layout.
 
-The lines of a type arrive back-to-back (taken from the line index without copying the rest of the
-file). The fast path reads them in one call with every column typed as its table declares it (so a
-table spec that declares decimals gets decimals, with no change here). Anything unusual, a record
-with fewer or more fields than the first one, a value that does not convert, a field that is too
-long, sends the batch to a slow path that finds the line and field to blame, or, for fields
-appended by a newer flow version, keeps them in `extra_fields`.
+The fast path (`read_lines`) splits each piece's lines of a type in place, in one native pass
+(_fields.c): exactly the layout's fields, numbers as -?digits[.digits] converted straight to int64,
+float64 or decimal128 (a decimal column's scaled integer, with no generic decimal parser). Any line
+outside that plain form sends the piece's lines of that type to pyarrow's CSV reader
+(`read_records`), which reads fields appended by a newer flow version into `extra_fields` and
+otherwise finds the line and field to blame. The native pass accepts only what that reader accepts
+and converts it to the same values (a test holds them to it), so every refusal is that reader's.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from p114_assets.core.s0142.layout import MAX_EXTRA_FIELDS, MAX_FIELD_CHARS, RecordLayout
+from p114_assets.core.s0142.lines import Lines
+
+try:
+    from p114_assets.core.s0142 import _fields
+except ImportError:  # not built (a source tree without `make install`): every read takes pyarrow's path
+    _fields = None
 
 PIPE, CR = 124, 13
 _PARSE = pacsv.ParseOptions(delimiter="|", quote_char=False, double_quote=False, newlines_in_values=False,
@@ -55,6 +62,55 @@ def read_records(lines: pa.LargeStringArray, line_numbers: np.ndarray, layout: R
     table = table.append_column("line_number", pa.array(line_numbers, pa.int64()))
     _check_values(table, fields, types, required, layout)
     return table
+
+
+def read_lines(lines: Lines, rows: np.ndarray, layout: RecordLayout, types: dict[str, pa.DataType],
+               required: tuple[str, ...]) -> pa.Table:  # fmt: skip
+    """Lines `rows` of a piece, all of one record type, as read_records reads them: natively when
+    every line is of the plain form, else by read_records."""
+    numbers = rows + lines.first_line
+    table = _native(lines, rows, layout.fields(), types)
+    if table is None:
+        return read_records(lines.as_arrow().take(pa.array(rows)), numbers, layout, types, required)
+    table = table.append_column("line_number", pa.array(numbers, pa.int64()))
+    _check_values(table, layout.fields(), types, required, layout)
+    return table
+
+
+def native_kinds(fields, types: dict[str, pa.DataType]) -> bytes | None:
+    """One letter a field for _fields.columns (s string, i int64, f float64, a digit: decimal128(18,
+    that scale)); None when a column has a type the native pass does not make."""
+    kinds = []
+    for f in fields:
+        t = types[f.column]
+        if t == pa.string():
+            kinds.append("s")
+        elif t == pa.int64():
+            kinds.append("i")
+        elif t == pa.float64():
+            kinds.append("f")
+        elif pa.types.is_decimal128(t) and t.precision == 18 and 0 <= t.scale <= 9:
+            kinds.append(str(t.scale))
+        else:
+            return None
+    return "".join(kinds).encode()
+
+
+def _native(lines: Lines, rows: np.ndarray, fields, types) -> pa.Table | None:
+    kinds = native_kinds(fields, types) if _fields is not None else None
+    if kinds is None:
+        return None
+    split = _fields.columns(lines.text, lines.starts, lines.ends, rows.astype(np.int64, copy=False), kinds)
+    if split is None:
+        return None
+    n, arrays = len(rows), []
+    for f, (valid, values, offsets, nulls) in zip(fields, split):
+        t = types[f.column]
+        validity = pa.py_buffer(valid) if nulls else None
+        buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(values)] if offsets is not None else [validity, pa.py_buffer(values)]
+        arrays.append(pa.Array.from_buffers(t, n, buffers, null_count=nulls))
+    arrays.append(pa.nulls(n, pa.string()))
+    return pa.Table.from_arrays(arrays, names=[*(f.column for f in fields), "extra_fields"])
 
 
 def _names(fields, n_fields: int) -> list[str]:

@@ -170,10 +170,13 @@ class Taken:
 
 @dataclass
 class Scan:
-    """What one pass over a body found: first lines, trailer, counts, checksum, and the batches of
-    each loaded record type handed to `read(record_id, lines, line_numbers)` as they fill."""
+    """What one pass over a body found: first lines, trailer, counts, checksum, and the lines of
+    each loaded record type: handed to `read(record_id, lines, line_numbers)` in batches as they
+    fill, or piece by piece to `read_lines`."""
 
     read: Callable[[str, pa.LargeStringArray, np.ndarray], None] | None = None
+    # or: each piece's lines of a loaded type, as `read_lines(record_id, piece, rows of the piece)`
+    read_lines: Callable[[str, Lines, np.ndarray], None] | None = None
     loaded: tuple[str, ...] = ()
     uncompressed_bytes: int = 0
     has_bom: bool = False
@@ -282,6 +285,11 @@ class Scan:
             self.unknown["(others)"] = (count + int(strange.size) - 100, first)
 
     def _take(self, lines: Lines, codes: dict[str, int]) -> None:
+        if self.read_lines is not None:  # the parser: each piece's rows of every loaded type, read in place
+            rows = {rid: found for rid, code in codes.items() if (found := np.flatnonzero(lines.codes == code)).size}
+            if rows:
+                self._submit(self._read_piece, lines, rows)
+            return
         if self.read is None:
             return
         as_arrow = None
@@ -293,19 +301,26 @@ class Scan:
                 if self.taken[rid].nbytes >= BATCH_BYTES:
                     self._flush(rid)
 
+    def _read_piece(self, lines: Lines, rows: dict[str, np.ndarray]) -> None:
+        for rid, found in rows.items():
+            self.read_lines(rid, lines, found)
+
     def _flush(self, rid: str) -> None:
-        """Hand a batch to the reader thread: typed reads (pyarrow, GIL released) run alongside the
-        scan of the next pieces and the inflating thread."""
         if self.read is not None and self.taken[rid].arrays:
-            if not READ_IN_THREAD:
-                self.read(rid, *self.taken[rid].pop())
-                return
-            if self._reader is None:
-                self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="p114-read")
-            waiting = [future for future in self._pending if not future.done()]
-            if len(waiting) >= MAX_PENDING_READS:  # wait: batches waiting to be read would only fill memory
-                waiting[0].exception()
-            self._pending.append(self._reader.submit(self.read, rid, *self.taken[rid].pop()))
+            self._submit(self.read, rid, *self.taken[rid].pop())
+
+    def _submit(self, read: Callable, *args) -> None:
+        """Hand a read to the reader thread: typed reads (native or pyarrow, GIL released) run
+        alongside the scan of the next pieces and the inflating thread."""
+        if not READ_IN_THREAD:
+            read(*args)
+            return
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="p114-read")
+        waiting = [future for future in self._pending if not future.done()]
+        if len(waiting) >= MAX_PENDING_READS:  # wait: pieces waiting to be read would only fill memory
+            waiting[0].exception()
+        self._pending.append(self._reader.submit(read, *args))
 
     @property
     def record_counts(self) -> dict[str, int]:

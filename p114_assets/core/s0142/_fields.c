@@ -1,0 +1,281 @@
+/* The fields of S0142 records of one type, split and converted in one native pass (records.py).
+ *
+ * Only the plain form is read here: exactly the layout's fields, each followed by '|', nothing after
+ * the last; numbers as -?digits[.digits]. Any line outside that form (a missing or appended field, a
+ * carriage return, "1e3", ".5", more digits than the column holds, ...) makes the call return None,
+ * and the caller reads the lines with pyarrow's CSV reader instead, which finds and names the line
+ * and field to blame. So this never accepts what that reader refuses, and never refuses anything.
+ *
+ * Output per column, as Arrow buffers: a validity bitmap (a blank field is NULL) and the values:
+ * int64, float64, decimal128 (a number printed with at most `scale` decimals, as its scaled integer),
+ * or string offsets (int32) and bytes. The GIL is released while lines are split.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static const uint64_t UPOW10[19] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
+    1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL, 10000000000000ULL,
+    100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
+    1000000000000000000ULL};
+static const double DPOW10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+#define MAX_NUMBER_CHARS 24 /* longer numbers go to the general reader */
+
+enum { STRING = 's', INT = 'i', FLOAT = 'f' }; /* a digit '0'..'9': decimal with that scale */
+
+typedef struct {
+    char kind;
+    int scale;
+    uint8_t *valid;
+    int64_t nulls;
+    char *values;      /* 8 or 16 bytes a row, or string bytes */
+    int32_t *offsets;  /* strings */
+    int64_t used;      /* string bytes */
+    PyObject *valid_obj, *values_obj, *offsets_obj;
+} Column;
+
+static inline int is_digit(char c) { return (unsigned char)(c - '0') <= 9; }
+
+static int parse_int(const char *p, const char *e, int64_t *out) {
+    int neg = 0;
+    if (p < e && *p == '-') neg = 1, p++;
+    if (p == e || e - p > 18) return 0;
+    uint64_t v = 0;
+    for (; p < e; p++) {
+        if (!is_digit(*p)) return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
+/* -?digits[.digits] with at most `scale` decimals that are not trailing zeros, and below 10^18 units */
+static int parse_decimal(const char *p, const char *e, int scale, int64_t *out) {
+    if (e - p > MAX_NUMBER_CHARS) return 0;
+    int neg = 0;
+    if (p < e && *p == '-') neg = 1, p++;
+    const char *digits = p;
+    uint64_t v = 0;
+    int significant = 0;
+    for (; p < e && is_digit(*p); p++) {
+        if (v || *p != '0') significant++;
+        if (significant > 18 - scale) return 0;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == digits) return 0;
+    int decimals = 0;
+    if (p < e) {
+        if (*p != '.' || ++p == e) return 0;
+        for (; p < e; p++) {
+            if (!is_digit(*p)) return 0;
+            if (decimals < scale) {
+                v = v * 10 + (uint64_t)(*p - '0');
+                decimals++;
+            } else if (*p != '0') {
+                return 0; /* more decimals than the column: the general reader names it */
+            }
+        }
+    }
+    v *= UPOW10[scale - decimals];
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return 1;
+}
+
+/* -?digits[.digits] with at most 15 significant digits and 22 decimals: one correctly rounded
+ * division of two exact doubles (Clinger's fast path), as exact as any correctly rounded reader. */
+static int parse_float(const char *p, const char *e, double *out) {
+    if (e - p > MAX_NUMBER_CHARS) return 0;
+    int neg = 0;
+    if (p < e && *p == '-') neg = 1, p++;
+    const char *digits = p;
+    uint64_t v = 0;
+    int significant = 0, decimals = 0;
+    for (; p < e && is_digit(*p); p++) {
+        if (v || *p != '0') significant++;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == digits) return 0;
+    if (p < e) {
+        if (*p != '.' || ++p == e) return 0;
+        for (; p < e; p++) {
+            if (!is_digit(*p)) return 0;
+            if (v || *p != '0') significant++;
+            v = v * 10 + (uint64_t)(*p - '0');
+            decimals++;
+        }
+    }
+    if (significant > 15 || decimals > 22) return 0;
+    double d = (double)v / DPOW10[decimals];
+    *out = neg ? -d : d;
+    return 1;
+}
+
+static int read_field(Column *c, int64_t row, const char *p, const char *e) {
+    if (p == e) {
+        c->nulls++;
+        if (c->kind == STRING) c->offsets[row + 1] = (int32_t)c->used;
+        else {
+            size_t size = c->kind == INT || c->kind == FLOAT ? 8 : 16;
+            memset(c->values + row * size, 0, size);
+        }
+        return 1;
+    }
+    c->valid[row >> 3] |= (uint8_t)(1u << (row & 7));
+    switch (c->kind) {
+    case STRING: {
+        size_t n = (size_t)(e - p);
+        if (memchr(p, '\r', n)) return 0; /* a CSV reader would end the line there */
+        memcpy(c->values + c->used, p, n);
+        c->used += (int64_t)n;
+        c->offsets[row + 1] = (int32_t)c->used;
+        return 1;
+    }
+    case INT:
+        return parse_int(p, e, (int64_t *)c->values + row);
+    case FLOAT:
+        return parse_float(p, e, (double *)c->values + row);
+    default: {
+        int64_t v;
+        if (!parse_decimal(p, e, c->scale, &v)) return 0;
+        int64_t *slot = (int64_t *)c->values + 2 * row; /* decimal128: low word, then the sign */
+        slot[0] = v;
+        slot[1] = v < 0 ? -1 : 0;
+        return 1;
+    }
+    }
+}
+
+static int split(const char *text, const int64_t *starts, const int64_t *ends, const int64_t *rows,
+                 Py_ssize_t n_rows, Column *cols, int width) {
+    for (Py_ssize_t r = 0; r < n_rows; r++) {
+        int64_t line = rows[r];
+        const char *p = text + starts[line] + 4, *e = text + ends[line]; /* past "XXX|" */
+        if (p > e) return 0;
+        for (int f = 0; f < width; f++) {
+            const char *bar = memchr(p, '|', (size_t)(e - p));
+            if (!bar || !read_field(&cols[f], r, p, bar)) return 0;
+            p = bar + 1;
+        }
+        if (p != e) return 0; /* an appended field, or text after the last '|' */
+    }
+    return 1;
+}
+
+static PyObject *new_bytes(Py_ssize_t size, char **data, int zero) {
+    PyObject *obj = PyBytes_FromStringAndSize(NULL, size);
+    if (obj) {
+        *data = PyBytes_AS_STRING(obj);
+        if (zero) memset(*data, 0, (size_t)size);
+    }
+    return obj;
+}
+
+static void release(Column *cols, int width) {
+    for (int f = 0; f < width; f++) {
+        Py_XDECREF(cols[f].valid_obj);
+        Py_XDECREF(cols[f].values_obj);
+        Py_XDECREF(cols[f].offsets_obj);
+    }
+    PyMem_Free(cols);
+}
+
+PyDoc_STRVAR(columns_doc,
+"columns(text, starts, ends, rows, kinds) -> list of (validity, values, offsets, null_count) | None\n\n"
+"Split lines `rows` of `text` (line i spans starts[i]:ends[i], int64 buffers, line end excluded) into\n"
+"fields; kinds holds one letter a field: s (string), i (int64), f (float64), or a digit: a decimal\n"
+"with that scale. None when any line is not of the plain form (see the module's comment).");
+
+static PyObject *columns(PyObject *self, PyObject *args) {
+    Py_buffer text, starts, ends, rows;
+    const char *kinds;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*s#", &text, &starts, &ends, &rows, &kinds, &width)) return NULL;
+    PyObject *result = NULL;
+    Column *cols = NULL;
+    Py_ssize_t n_rows = rows.len / 8, n_lines = starts.len / 8;
+    if (ends.len != starts.len || width <= 0) {
+        PyErr_SetString(PyExc_ValueError, "starts and ends differ in length, or no fields");
+        goto done;
+    }
+    const int64_t *row_index = rows.buf, *s = starts.buf, *e = ends.buf;
+    int64_t text_bytes = 0;
+    for (Py_ssize_t r = 0; r < n_rows; r++) {
+        int64_t line = row_index[r];
+        if (line < 0 || line >= n_lines || s[line] < 0 || e[line] > text.len || s[line] > e[line]) {
+            PyErr_SetString(PyExc_ValueError, "a row outside the text");
+            goto done;
+        }
+        text_bytes += e[line] - s[line];
+    }
+    if (text_bytes > INT32_MAX) { /* string offsets are int32 */
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    cols = PyMem_Calloc((size_t)width, sizeof(Column));
+    if (!cols) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t f = 0; f < width; f++) {
+        Column *c = &cols[f];
+        char *data;
+        c->kind = kinds[f];
+        c->scale = is_digit(c->kind) ? c->kind - '0' : 0;
+        if (!(c->valid_obj = new_bytes((n_rows + 7) / 8, &data, 1))) goto done;
+        c->valid = (uint8_t *)data;
+        if (c->kind == STRING) {
+            if (!(c->offsets_obj = new_bytes((n_rows + 1) * 4, &data, 0))) goto done;
+            c->offsets = (int32_t *)data;
+            c->offsets[0] = 0;
+            if (!(c->values_obj = new_bytes(text_bytes, &c->values, 0))) goto done; /* an upper bound */
+        } else if (c->kind == INT || c->kind == FLOAT || is_digit(c->kind)) {
+            if (!(c->values_obj = new_bytes(n_rows * (is_digit(c->kind) ? 16 : 8), &c->values, 0))) goto done;
+        } else {
+            PyErr_Format(PyExc_ValueError, "unknown field kind %c", c->kind);
+            goto done;
+        }
+    }
+    int ok;
+    Py_BEGIN_ALLOW_THREADS
+    ok = split(text.buf, s, e, row_index, n_rows, cols, (int)width);
+    Py_END_ALLOW_THREADS
+    if (!ok) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = PyList_New(width);
+    if (!result) goto done;
+    for (Py_ssize_t f = 0; f < width; f++) {
+        Column *c = &cols[f];
+        if (c->kind == STRING && _PyBytes_Resize(&c->values_obj, c->used) < 0) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyObject *item = Py_BuildValue("(OOOL)", c->valid_obj, c->values_obj,
+                                       c->offsets_obj ? c->offsets_obj : Py_None, (long long)c->nulls);
+        if (!item) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, f, item);
+    }
+done:
+    if (cols) release(cols, (int)width);
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&rows);
+    return result;
+}
+
+static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc}, {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fields",
+                                    "S0142 record fields split and converted natively (see records.py).", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__fields(void) { return PyModule_Create(&module); }
