@@ -6,6 +6,8 @@
  * and the caller reads the lines with pyarrow's CSV reader instead, which finds and names the line
  * and field to blame. So this never accepts what that reader refuses, and never refuses anything.
  *
+ * The same module indexes the lines of a piece and folds them into the IDD checksum (lines.py).
+ *
  * Output per column, as Arrow buffers: a validity bitmap (a blank field is NULL) and the values:
  * int64, float64, decimal128 (a number printed with at most `scale` decimals, as its scaled integer),
  * or string offsets (int32) and bytes. The GIL is released while lines are split.
@@ -14,6 +16,10 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the checksum reads words little-endian"
+#endif
 
 static const uint64_t UPOW10[19] = {
     1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL, 100000000ULL,
@@ -272,7 +278,103 @@ done:
     return result;
 }
 
-static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc}, {NULL, NULL, 0, NULL}};
+
+/* ---------------------------------------------------------------------------------------------
+ * The line index of a piece (lines.py): where each line starts and ends, and its record code. */
+
+PyDoc_STRVAR(index_doc,
+"index(text, skip) -> (starts, ends, nexts, codes): bytes of int64, int64, int64 and uint32\n\n"
+"Lines.index natively: each line's start (the first at `skip`), its end without LF or CRLF, where\n"
+"the next line starts, and its first four bytes as a big-endian word (0 for a line shorter).");
+
+static PyObject *index_lines(PyObject *self, PyObject *args) {
+    Py_buffer text;
+    Py_ssize_t skip;
+    if (!PyArg_ParseTuple(args, "y*n", &text, &skip)) return NULL;
+    const char *t = text.buf;
+    Py_ssize_t size = text.len, n = 0;
+    for (const char *p = t, *e = t + size; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++) n++;
+    if (size > skip && t[size - 1] != '\n') n++; /* a last line with no LF */
+    PyObject *result = NULL, *objs[4] = {NULL, NULL, NULL, NULL};
+    char *bufs[4];
+    for (int i = 0; i < 4; i++)
+        if (!(objs[i] = new_bytes(n * (i == 3 ? 4 : 8), &bufs[i], 0))) goto done;
+    int64_t *starts = (int64_t *)bufs[0], *ends = (int64_t *)bufs[1], *nexts = (int64_t *)bufs[2];
+    uint32_t *codes = (uint32_t *)bufs[3];
+    Py_BEGIN_ALLOW_THREADS
+    int64_t start = skip;
+    const char *p = t, *e = t + size;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        const char *nl = p < e ? memchr(p, '\n', (size_t)(e - p)) : NULL;
+        int64_t end = nl ? nl - t : size;
+        starts[i] = start;
+        nexts[i] = end + 1 < size ? end + 1 : size;
+        if (end > start && t[end - 1] == '\r') end--;
+        ends[i] = end;
+        if (end - start >= 4) {
+            const unsigned char *b = (const unsigned char *)t + start;
+            codes[i] = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+        } else {
+            codes[i] = 0;
+        }
+        p = nl ? nl + 1 : e;
+        start = p - t;
+    }
+    Py_END_ALLOW_THREADS
+    result = PyTuple_Pack(4, objs[0], objs[1], objs[2], objs[3]);
+done:
+    for (int i = 0; i < 4; i++) Py_XDECREF(objs[i]);
+    PyBuffer_Release(&text);
+    return result;
+}
+
+PyDoc_STRVAR(checksum_doc,
+"checksum(text, starts, ends, stop) -> int\n\n"
+"Lines.checksum natively: the XOR of lines [0, stop) cut into 4-byte big-endian words, each line\n"
+"without its line end, its last word padded with NUL bytes.");
+
+static PyObject *checksum(PyObject *self, PyObject *args) {
+    Py_buffer text, starts, ends;
+    Py_ssize_t stop;
+    if (!PyArg_ParseTuple(args, "y*y*y*n", &text, &starts, &ends, &stop)) return NULL;
+    PyObject *result = NULL;
+    const int64_t *s = starts.buf, *e = ends.buf;
+    if (stop < 0 || stop > starts.len / 8 || starts.len != ends.len) {
+        PyErr_SetString(PyExc_ValueError, "stop is past the lines, or starts and ends differ in length");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < stop; i++)
+        if (s[i] < 0 || e[i] > text.len || s[i] > e[i]) {
+            PyErr_SetString(PyExc_ValueError, "a line outside the text");
+            goto done;
+        }
+    uint32_t acc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    const unsigned char *t = text.buf;
+    for (Py_ssize_t i = 0; i < stop; i++) {
+        const unsigned char *p = t + s[i], *end = t + e[i];
+        uint32_t lanes = 0; /* little-endian words XORed: byte k of a word is byte k of the record's */
+        for (; end - p >= 4; p += 4) {
+            uint32_t w;
+            memcpy(&w, p, 4);
+            lanes ^= w;
+        }
+        for (int k = 0; p < end; p++, k++) lanes ^= (uint32_t)*p << (8 * k);
+        acc ^= __builtin_bswap32(lanes);
+    }
+    Py_END_ALLOW_THREADS
+    result = PyLong_FromUnsignedLong(acc);
+done:
+    PyBuffer_Release(&text);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    return result;
+}
+
+static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc},
+                                {"index", index_lines, METH_VARARGS, index_doc},
+                                {"checksum", checksum, METH_VARARGS, checksum_doc},
+                                {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fields",
                                     "S0142 record fields split and converted natively (see records.py).", -1,

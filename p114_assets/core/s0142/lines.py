@@ -14,6 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+try:
+    from p114_assets.core.s0142 import _fields
+except ImportError:  # not built: the numpy forms below do the same
+    _fields = None
+
 UTF8_BOM = b"\xef\xbb\xbf"
 BLANK = 0  # the code of a blank line (and of any line shorter than an id and its separator)
 _BELOW = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], np.uint32)  # the bytes of a little-endian word before offset 0-3
@@ -43,6 +48,14 @@ class Lines:
     @classmethod
     def index(cls, text: bytes | memoryview, first_line: int, skip: int = 0) -> "Lines":
         """Index a piece. `skip` bytes at its start (a byte-order mark) belong to no line."""
+        if _fields is not None:  # one native pass; the numpy form below is its reference
+            starts, ends, nexts, codes = _fields.index(text, skip)
+            return cls(text, first_line, *(np.frombuffer(b, t) for b, t in
+                                           ((starts, np.int64), (ends, np.int64), (nexts, np.int64), (codes, np.uint32))))
+        return cls.index_numpy(text, first_line, skip)
+
+    @classmethod
+    def index_numpy(cls, text: bytes | memoryview, first_line: int, skip: int = 0) -> "Lines":
         arr = np.frombuffer(text, np.uint8)
         size = arr.size
         newlines = np.flatnonzero(arr == 10)
@@ -121,6 +134,12 @@ class Lines:
         n = self.count if stop is None else stop
         if n <= 0:
             return 0
+        if _fields is not None:  # one native pass; the numpy form below is its reference
+            return _fields.checksum(self.text, self.starts, self.ends, n)
+        return self.checksum_numpy(n)
+
+    def checksum_numpy(self, n: int) -> int:
+        """The checksum of lines [0, n) in numpy (without the native module, and its reference)."""
         n_words = len(self.text) // 4
         words = np.frombuffer(self.text, "<u4", count=n_words)
         first = self.starts >> 2  # the word each line starts in

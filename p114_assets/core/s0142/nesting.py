@@ -97,8 +97,7 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     bpi_lines = np.where(matched, line_numbers(bpi)[np.maximum(match, 0)] if bpi.num_rows else 0, 0)
     out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
     index = np.maximum(match, 0)
-    twins = pa.table({c: _gather(bpi.column(c), index) for c in BPI_BP7_TWINS}) if bpi.num_rows else None
-    out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, twins, matched))
+    out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, matched))
     if bpi.column("extra_fields").null_count < bpi.num_rows:
         bpi_extra = pc.if_else(pa.array(matched), _gather(bpi.column("extra_fields"), index), pa.scalar(None, pa.string()))
         out = out.set_column(out.schema.get_field_index("extra_fields"), "extra_fields",
@@ -120,11 +119,29 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
 
 
 def _gather(column: pa.ChunkedArray, index: np.ndarray) -> pa.Array:
-    """column[index]: numbers through numpy (NULL as NaN: a NaN value is rejected when read)."""
-    if pa.types.is_floating(column.type):
-        values = column.to_numpy()[index]
-        return pa.array(values, column.type, mask=np.isnan(values))
-    return column.combine_chunks().take(pa.array(index))
+    """column[index]."""
+    return column.take(pa.array(index))
+
+
+def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A number column in numpy, without copying through Arrow: values (float64, or a decimal's
+    scaled integer: decimal128(18, s) always fits its low 64-bit word) and validity."""
+    values, valid = [], []
+    for chunk in column.chunks:
+        n, offset = len(chunk), chunk.offset
+        if pa.types.is_decimal128(chunk.type) and chunk.type.precision <= 18:
+            values.append(np.frombuffer(chunk.buffers()[1], np.int64)[2 * offset : 2 * (offset + n) : 2])
+        else:
+            values.append(chunk.to_numpy(zero_copy_only=False))
+        bitmap = chunk.buffers()[0]
+        if bitmap is None or chunk.null_count == 0:
+            valid.append(np.ones(n, bool))
+        else:
+            bits = np.unpackbits(np.frombuffer(bitmap, np.uint8), bitorder="little")
+            valid.append(bits[offset : offset + n].astype(bool))
+    if not values:
+        return np.zeros(0), np.zeros(0, bool)
+    return np.concatenate(values), np.concatenate(valid)
 
 
 def _with_bpi_extra(bp7_extra, bpi_extra) -> pa.ChunkedArray:
@@ -169,41 +186,45 @@ def _match_by_sort(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     return joined["row"].fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _mismatch(bp7: pa.Table, bpi: pa.Table | None, matched: np.ndarray) -> pa.Array:
-    """Where BPI disagrees with its BP7 twin: 'column: BPI x, BP7 y; ...' (BPI_BLANK_MEANS: a blank
-    BPI value stands for another column of the row, e.g. the unit's own id as its trading unit)."""
-    if bpi is None or not matched.any():
+def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, matched: np.ndarray) -> pa.Array:
+    """Where BPI (its row `index` of each BP7 row, where `matched`) disagrees with its BP7 twin:
+    'column: BPI x, BP7 y; ...' (BPI_BLANK_MEANS: a blank BPI value stands for another column of the
+    row, e.g. the unit's own id as its trading unit). Numbers are compared in numpy, text in Arrow;
+    only the rows that differ are rendered."""
+    if bpi.num_rows == 0 or not matched.any():
         return pa.nulls(bp7.num_rows, pa.string())
-    both = pa.array(matched)
     differs = {}
     for column in BPI_BP7_TWINS:
-        expected, actual = bpi.column(column), bp7.column(column)
-        if pa.types.is_floating(actual.type):  # numbers in numpy: NULL as NaN (a NaN value is rejected on reading)
-            a, e = actual.to_numpy(), expected.to_numpy()
-            unequal_np = ~((a == e) | (np.isnan(a) & np.isnan(e))) & matched
+        actual = bp7.column(column)
+        if pa.types.is_floating(actual.type) or pa.types.is_decimal(actual.type):
+            a, a_ok = _numbers(actual)
+            e, e_ok = _numbers(bpi.column(column))
+            e, e_ok = e[index], e_ok[index]
+            unequal_np = matched & ((a_ok != e_ok) | (a_ok & e_ok & (a != e)))
             if unequal_np.any():
-                differs[column] = pa.array(unequal_np)
+                differs[column] = unequal_np
             continue
+        expected = _gather(bpi.column(column), index)
         if column in BPI_BLANK_MEANS:
             expected = pc.coalesce(expected, bp7.column(BPI_BLANK_MEANS[column]))
         unequal = pc.or_kleene(pc.not_equal(actual, expected), pc.xor(pc.is_null(actual), pc.is_null(expected)))
-        unequal = pc.and_(pc.fill_null(unequal, False), both)
+        unequal = pc.and_(pc.fill_null(unequal, False), pa.array(matched))
         if pc.any(unequal).as_py():
-            differs[column] = unequal
+            differs[column] = unequal.to_numpy(zero_copy_only=False)
     if not differs:
         return pa.nulls(bp7.num_rows, pa.string())
-    rows = np.flatnonzero(np.logical_or.reduce([d.to_numpy(zero_copy_only=False) for d in differs.values()]))
-    index = pa.array(rows)
+    rows = np.flatnonzero(np.logical_or.reduce(list(differs.values())))
+    at, at_bpi = pa.array(rows), pa.array(index[rows])
     parts = []
     for column, unequal in differs.items():
-        bpi_value = pl.from_arrow(bpi.column(column).take(index))
+        bpi_value = pl.from_arrow(bpi.column(column).take(at_bpi))
         side = pl.DataFrame({
-            "flag": pl.from_arrow(unequal.take(index)),
+            "flag": pl.Series(unequal[rows]),
             "bpi": bpi_value.cast(pl.String).fill_null("blank"),
-            "bp7": pl.from_arrow(bp7.column(column).take(index)).cast(pl.String).fill_null("blank"),
+            "bp7": pl.from_arrow(bp7.column(column).take(at)).cast(pl.String).fill_null("blank"),
         })  # fmt: skip
         if column in BPI_BLANK_MEANS:  # say what the blank stands for
-            own = pl.from_arrow(bp7.column(BPI_BLANK_MEANS[column]).take(index)).cast(pl.String).fill_null("blank")
+            own = pl.from_arrow(bp7.column(BPI_BLANK_MEANS[column]).take(at)).cast(pl.String).fill_null("blank")
             side = side.with_columns(own=own).with_columns(
                 bpi=pl.when(bpi_value.is_null()).then(pl.format("blank (so {})", "own")).otherwise("bpi"))
         parts.append(side.select(pl.when("flag").then(pl.format(f"{column}: BPI {{}}, BP7 {{}}", "bpi", "bp7"))).to_series().alias(column))

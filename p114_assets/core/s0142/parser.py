@@ -269,6 +269,7 @@ def _reader(record_id: str) -> tuple[RecordLayout, dict[str, pa.DataType], tuple
 
 
 _READERS = {rid: _reader(rid) for rid in _LOADED}
+READERS = 2  # threads splitting pieces: both cores once the inflating thread is done
 
 
 def parse_bytes(raw: bytes, name: str) -> ParsedS0142:
@@ -308,16 +309,16 @@ _POOL_USERS: list = []  # the pool to restore, then one entry per parse running
 
 
 def _parse(raw: bytes, name: str) -> ParsedS0142:
-    parts: dict[str, list[pa.Table]] = {rid: [] for rid in _LOADED}
+    parts: dict[str, list[tuple[int, pa.Table]]] = {rid: [] for rid in _LOADED}  # (first line, rows) a piece
 
     def read(rid: str, lines: Lines, rows: np.ndarray) -> None:
         layout, types, required = _READERS[rid]
         try:
-            parts[rid].append(read_lines(lines, rows, layout, types, required))
+            parts[rid].append((lines.first_line, read_lines(lines, rows, layout, types, required)))
         except RecordError as exc:
             raise ScanError(exc.reason, exc.line) from None
 
-    scan = Scan(read_lines=read, loaded=_LOADED)
+    scan = Scan(read_lines=read, loaded=_LOADED, readers=READERS)
     try:
         head, trailer = _scan(scan, raw, name)
         scan.finish()
@@ -326,7 +327,7 @@ def _parse(raw: bytes, name: str) -> ParsedS0142:
     finally:
         scan.close()
     header = _header(scan, head, trailer, raw)
-    records = {rid: _concat(parts[rid], rid) for rid in _LOADED}
+    records = {rid: _concat([table for _, table in sorted(parts[rid], key=lambda part: part[0])], rid) for rid in _LOADED}
     try:
         tables = _tables(records)
     except nesting.NestingError as exc:

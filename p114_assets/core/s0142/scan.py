@@ -23,7 +23,7 @@ STEP = 1 << 19  # compressed bytes per decompression call: about 3.5 MB of text
 PLAIN_PIECE = 8 << 20  # bytes per piece of a plain (not gzipped) body
 READ_IN_THREAD = True  # bench_parse's phase profile reads inline, to charge each phase its own CPU
 QUEUED = 4  # decompressed chunks waiting for the scan: the inflater pauses rather than fill memory
-MAX_PENDING_READS = 2
+MAX_PENDING_READS = 3
 BATCH_BYTES = 8 << 20  # text of one record type read at once; a batch is read while the rest inflates
 MAX_TEXT_BYTES = 1 << 29  # 512 MiB: a real S0142 body is about 90-130 MB; more is not an S0142 file
 ZZZ = record_code("ZZZ")
@@ -189,6 +189,7 @@ class Scan:
     unknown: dict[str, tuple[int, int]] = field(default_factory=dict)  # id -> (count, first line)
     taken: dict[str, Taken] = field(default_factory=dict)
     on_header: Callable[[dict[int, str]], None] | None = None  # called once, with lines 1 and 2
+    readers: int = 1  # reader threads; more than one only for `read_lines`, whose reads may finish out of order
     _reader: ThreadPoolExecutor | None = None
     _pending: list[Future] = field(default_factory=list)
 
@@ -316,7 +317,7 @@ class Scan:
             read(*args)
             return
         if self._reader is None:
-            self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="p114-read")
+            self._reader = ThreadPoolExecutor(max_workers=self.readers, thread_name_prefix="p114-read")
         waiting = [future for future in self._pending if not future.done()]
         if len(waiting) >= MAX_PENDING_READS:  # wait: pieces waiting to be read would only fill memory
             waiting[0].exception()
