@@ -46,111 +46,117 @@ typedef struct {
 
 static inline int is_digit(char c) { return (unsigned char)(c - '0') <= 9; }
 
-static int parse_int(const char *p, const char *e, int64_t *out) {
-    int neg = 0;
-    if (p < e && *p == '-') neg = 1, p++;
-    if (p == e || e - p > 18) return 0;
-    uint64_t v = 0;
-    for (; p < e; p++) {
-        if (!is_digit(*p)) return 0;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    *out = neg ? -(int64_t)v : (int64_t)v;
-    return 1;
-}
+/* Each reader below converts the field that starts at p and returns where it ends (its '|'), or NULL
+ * when the field is not of the plain form or the line ends (at e) before its '|'. */
 
-/* -?digits[.digits] with at most `scale` decimals that are not trailing zeros, and below 10^18 units */
-static int parse_decimal(const char *p, const char *e, int scale, int64_t *out) {
-    if (e - p > MAX_NUMBER_CHARS) return 0;
-    int neg = 0;
-    if (p < e && *p == '-') neg = 1, p++;
+static const char *read_int(const char *p, const char *e, int64_t *out) {
+    const char *start = p;
+    int neg = *p == '-';
+    p += neg;
     const char *digits = p;
     uint64_t v = 0;
-    int significant = 0;
-    for (; p < e && is_digit(*p); p++) {
-        if (v || *p != '0') significant++;
-        if (significant > 18 - scale) return 0;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (p == digits) return 0;
+    for (; p < e && is_digit(*p); p++) v = v * 10 + (uint64_t)(*p - '0');
+    if (p == e || *p != '|' || p == digits || p - digits > 18 || p - start > MAX_NUMBER_CHARS) return NULL;
+    *out = neg ? -(int64_t)v : (int64_t)v;
+    return p;
+}
+
+/* -?digits[.digits] with at most `scale` decimals that are not trailing zeros, below 10^18 units */
+static const char *read_decimal(const char *p, const char *e, int scale, int64_t *out) {
+    const char *start = p;
+    int neg = *p == '-';
+    p += neg;
+    const char *digits = p;
+    uint64_t v = 0;
+    for (; p < e && *p == '0'; p++) {}
+    const char *significant = p;
+    for (; p < e && is_digit(*p); p++) v = v * 10 + (uint64_t)(*p - '0');
+    if (p == digits || p - significant > 18 - scale || p == e) return NULL;
     int decimals = 0;
-    if (p < e) {
-        if (*p != '.' || ++p == e) return 0;
-        for (; p < e; p++) {
-            if (!is_digit(*p)) return 0;
+    if (*p == '.') {
+        const char *point = ++p;
+        for (; p < e && is_digit(*p); p++) {
             if (decimals < scale) {
                 v = v * 10 + (uint64_t)(*p - '0');
                 decimals++;
             } else if (*p != '0') {
-                return 0; /* more decimals than the column: the general reader names it */
+                return NULL; /* more decimals than the column: the general reader names it */
             }
         }
+        if (p == point || p == e) return NULL;
     }
+    if (*p != '|' || p - start > MAX_NUMBER_CHARS) return NULL;
     v *= UPOW10[scale - decimals];
     *out = neg ? -(int64_t)v : (int64_t)v;
-    return 1;
+    return p;
 }
 
 /* -?digits[.digits] with at most 15 significant digits and 22 decimals: one correctly rounded
  * division of two exact doubles (Clinger's fast path), as exact as any correctly rounded reader. */
-static int parse_float(const char *p, const char *e, double *out) {
-    if (e - p > MAX_NUMBER_CHARS) return 0;
-    int neg = 0;
-    if (p < e && *p == '-') neg = 1, p++;
+static const char *read_float(const char *p, const char *e, double *out) {
+    const char *start = p;
+    int neg = *p == '-';
+    p += neg;
     const char *digits = p;
     uint64_t v = 0;
-    int significant = 0, decimals = 0;
-    for (; p < e && is_digit(*p); p++) {
-        if (v || *p != '0') significant++;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (p == digits) return 0;
-    if (p < e) {
-        if (*p != '.' || ++p == e) return 0;
-        for (; p < e; p++) {
-            if (!is_digit(*p)) return 0;
-            if (v || *p != '0') significant++;
+    for (; p < e && *p == '0'; p++) {}
+    const char *significant = p;
+    for (; p < e && is_digit(*p); p++) v = v * 10 + (uint64_t)(*p - '0');
+    if (p == digits || p == e) return NULL;
+    int length = (int)(p - significant), decimals = 0;
+    if (*p == '.') {
+        const char *point = ++p;
+        for (; p < e && is_digit(*p); p++) {
+            if (v == 0 && *p == '0') {
+                decimals++; /* a leading zero of the fraction is not significant */
+                continue;
+            }
             v = v * 10 + (uint64_t)(*p - '0');
+            length++;
             decimals++;
         }
+        if (p == point || p == e) return NULL;
     }
-    if (significant > 15 || decimals > 22) return 0;
+    if (*p != '|' || length > 15 || decimals > 22 || p - start > MAX_NUMBER_CHARS) return NULL;
     double d = (double)v / DPOW10[decimals];
     *out = neg ? -d : d;
-    return 1;
+    return p;
 }
 
-static int read_field(Column *c, int64_t row, const char *p, const char *e) {
-    if (p == e) {
+static const char *read_field(Column *c, int64_t row, const char *p, const char *e) {
+    if (p < e && *p == '|') { /* blank: NULL */
         c->nulls++;
-        if (c->kind == STRING) c->offsets[row + 1] = (int32_t)c->used;
-        else {
+        if (c->kind == STRING) {
+            c->offsets[row + 1] = (int32_t)c->used;
+        } else {
             size_t size = c->kind == INT || c->kind == FLOAT ? 8 : 16;
             memset(c->values + row * size, 0, size);
         }
-        return 1;
+        return p;
     }
     c->valid[row >> 3] |= (uint8_t)(1u << (row & 7));
     switch (c->kind) {
     case STRING: {
-        size_t n = (size_t)(e - p);
-        if (memchr(p, '\r', n)) return 0; /* a CSV reader would end the line there */
-        memcpy(c->values + c->used, p, n);
-        c->used += (int64_t)n;
+        const char *q = p;
+        for (; q < e && *q != '|'; q++)
+            if (*q == '\r') return NULL; /* a CSV reader would end the line there */
+        if (q == e) return NULL;
+        memcpy(c->values + c->used, p, (size_t)(q - p));
+        c->used += q - p;
         c->offsets[row + 1] = (int32_t)c->used;
-        return 1;
+        return q;
     }
     case INT:
-        return parse_int(p, e, (int64_t *)c->values + row);
+        return read_int(p, e, (int64_t *)c->values + row);
     case FLOAT:
-        return parse_float(p, e, (double *)c->values + row);
+        return read_float(p, e, (double *)c->values + row);
     default: {
         int64_t v;
-        if (!parse_decimal(p, e, c->scale, &v)) return 0;
+        const char *q = read_decimal(p, e, c->scale, &v);
         int64_t *slot = (int64_t *)c->values + 2 * row; /* decimal128: low word, then the sign */
         slot[0] = v;
         slot[1] = v < 0 ? -1 : 0;
-        return 1;
+        return q;
     }
     }
 }
@@ -162,9 +168,8 @@ static int split(const char *text, const int64_t *starts, const int64_t *ends, c
         const char *p = text + starts[line] + 4, *e = text + ends[line]; /* past "XXX|" */
         if (p > e) return 0;
         for (int f = 0; f < width; f++) {
-            const char *bar = memchr(p, '|', (size_t)(e - p));
-            if (!bar || !read_field(&cols[f], r, p, bar)) return 0;
-            p = bar + 1;
+            if (p >= e || !(p = read_field(&cols[f], r, p, e))) return 0;
+            p++; /* past the '|' */
         }
         if (p != e) return 0; /* an appended field, or text after the last '|' */
     }
