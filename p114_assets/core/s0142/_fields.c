@@ -61,7 +61,8 @@ static const char *read_int(const char *p, const char *e, int64_t *out) {
     return p;
 }
 
-/* -?digits[.digits] with at most `scale` decimals that are not trailing zeros, below 10^18 units */
+/* -?digits[.digits] with at most `scale` decimals that are not trailing zeros, below 10^18 units, and
+ * at most 18 digits written (leading zeros of the integer part aside) */
 static const char *read_decimal(const char *p, const char *e, int scale, int64_t *out) {
     const char *start = p;
     int neg = *p == '-';
@@ -84,6 +85,8 @@ static const char *read_decimal(const char *p, const char *e, int scale, int64_t
             }
         }
         if (p == point || p == e) return NULL;
+        /* pyarrow refuses a number of more than 18 digits (trailing zeros too) for these columns */
+        if ((p - point) + (point - 1 - significant) > 18) return NULL;
     }
     if (*p != '|' || p - start > MAX_NUMBER_CHARS) return NULL;
     v *= UPOW10[scale - decimals];

@@ -1,0 +1,111 @@
+"""The native pass (_fields.c) against its references: the fields of a record type split and
+converted as pyarrow's CSV reader converts them (and refused, by returning to that reader, wherever
+the native form is unsure), and the line index and IDD checksum as the numpy forms compute them."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from p114_assets.core.s0142 import _fields, records
+from p114_assets.core.s0142.layout import Field, RecordLayout
+from p114_assets.core.s0142.lines import Lines, checksum_of_records
+
+LAYOUT = RecordLayout("XYZ", 5, (Field(1, "name", "text", "V"), Field(2, "n", "int", "V"), Field(3, "gbp", "float", "V"),
+                                 Field(4, "mwh", "float", "V"), Field(5, "x", "float", "V")))  # fmt: skip
+TYPES = {"name": pa.string(), "n": pa.int64(), "gbp": pa.decimal128(18, 2), "mwh": pa.decimal128(18, 3), "x": pa.float64()}
+NUMBERS = ["0", "-0", "7", "007", "-12", "1.5", "-1.50", "0.001", "1.2345", "1.2340", "1.23400000000000000000",
+           "123456789012345", "1234567890123456", "12345678901234567", "999999999999999.99", "9999999999999999.9",
+           "0.0000001", "-0.0087655", "0.1234567890123456", "1e3", "1E-2", ".5", "5.", "+5", " 5", "5 ", "-", "",
+           "1.2.3", "0x10", "NaN", "inf", "-inf", "99999999999999999999", "1" * 19, "0" * 40 + "1", "1." + "0" * 40,
+           "٣", "1\r2"]  # fmt: skip
+
+
+def native(text: bytes) -> pa.Table | None:
+    lines = Lines.index(text, 1)
+    rows = np.flatnonzero(lines.codes == int.from_bytes(b"XYZ|", "big"))
+    return records._native(lines, rows, LAYOUT.fields(), TYPES)
+
+
+def reference(text: bytes) -> pa.Table | None:
+    lines = Lines.index(text, 1)
+    rows = np.flatnonzero(lines.codes == int.from_bytes(b"XYZ|", "big"))
+    try:
+        table = records.read_records(lines.as_arrow().take(pa.array(rows)), rows + 1, LAYOUT, TYPES, ())
+    except records.RecordError:
+        return None
+    return table.drop_columns(["line_number"])
+
+
+def test_the_native_module_is_built():
+    """make install builds it; without it every parse takes pyarrow's (slower) path."""
+    assert records._fields is _fields
+
+
+@pytest.mark.parametrize("value", NUMBERS)
+@pytest.mark.parametrize("column", [1, 2, 3, 4])
+def test_a_number_is_read_as_pyarrow_reads_it_or_left_to_pyarrow(value, column):
+    """Whatever the native pass accepts, pyarrow accepts too, with the same value and type; what
+    it does not accept goes to pyarrow, which reads it or names the line (never a new refusal)."""
+    fields = ["Ann", "5", "1.25", "2.5", "0.5"]
+    fields[column] = value
+    text = ("XYZ|A|1|2|3|4|\n" + "XYZ|" + "|".join(fields) + "|\n").encode()
+    got, expected = native(text), reference(text)
+    if got is not None:
+        assert expected is not None and got.schema == expected.schema and got.equals(expected), value
+
+
+def test_plain_lines_are_read_natively_with_blanks_as_null():
+    text = b"XYZ|Ann|1|2|3|0.5|\nXYZ||||||\nXYZ|B\xc3\xa9|-2|-0.07|-0.007|-0.0087655|\r\n"
+    got = native(text)
+    assert got is not None and got.equals(reference(text))
+    assert got.column("gbp").to_pylist()[2] == Decimal("-0.07") and got.column("name").null_count == 1
+
+
+@pytest.mark.parametrize("line", [b"XYZ|A|1|2|3|", b"XYZ|A|1|2|3|4|5|", b"XYZ|A|1|2|3|4", b"XYZ|A\rB|1|2|3|4|",
+                                  b"XYZ|A|1|2|3|4|\r\r"])  # fmt: skip
+def test_a_line_outside_the_plain_form_goes_to_pyarrow(line):
+    """A missing or appended field, no trailing '|', a carriage return: pyarrow's reader decides."""
+    assert native(b"XYZ|A|1|2|3|4|\n" + line + b"\n") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text("AB é|", max_size=5), st.integers(-10**15, 10**15), st.integers(-10**12, 10**12),
+                          st.integers(-10**12, 10**12), st.floats(-1e6, 1e6, allow_nan=False)), min_size=1, max_size=30))
+def test_random_rows_read_natively_equal_pyarrow(rows):  # fmt: skip
+    lines = []
+    for name, n, cents, units, x in rows:
+        name = name.replace("|", "")
+        lines.append(f"XYZ|{name}|{n}|{cents / 100:.2f}|{units / 1000:.3f}|{x!r}|")
+    text = ("\n".join(lines) + "\n").encode()
+    got, expected = native(text), reference(text)
+    assert expected is not None
+    if got is not None:
+        assert got.equals(expected)
+    assert all(value is not None for value in (got.column("n").to_pylist() if got is not None else []))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=12),
+       st.sampled_from([b"\n", b"\r\n"]), st.booleans(), st.integers(0, 3))  # fmt: skip
+def test_index_and_checksum_equal_the_numpy_forms(records_, end, last_newline, skip):
+    text = b"\xef\xbb\xbf"[:skip] + end.join(records_) + (end if last_newline and records_ else b"")
+    skip = min(skip, len(text))
+    fast, slow = Lines.index(text, 1, skip), Lines.index_numpy(text, 1, skip)
+    for name in ("starts", "ends", "nexts", "codes"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+    for stop in range(fast.count + 1):
+        assert fast.checksum(stop) == (slow.checksum_numpy(stop) if stop else 0)
+
+
+def test_checksum_of_a_real_sized_piece_equals_the_reference():
+    rng = random.Random(3)
+    rows = [bytes(rng.randrange(32, 127) for _ in range(rng.randrange(0, 90))) for _ in range(5000)]
+    text = b"\n".join(rows) + b"\n"
+    assert Lines.index(text, 1).checksum() == checksum_of_records(rows)
