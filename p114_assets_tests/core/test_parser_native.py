@@ -1,6 +1,7 @@
 """The native pass (_fields.c) against its references: the fields of a record type split and
 converted as pyarrow's CSV reader converts them (and refused, by returning to that reader, wherever
-the native form is unsure), and the line index and IDD checksum as the numpy forms compute them."""
+the native form is unsure), and the line index, IDD checksum and line checks (tally) as the numpy
+forms compute them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from p114_assets.core.s0142 import _fields, records
 from p114_assets.core.s0142.layout import Field, RecordLayout
 from p114_assets.core.s0142.lines import Lines, checksum_of_records
+from p114_assets.core.s0142.scan import tally, tally_numpy
 
 LAYOUT = RecordLayout("XYZ", 5, (Field(1, "name", "text", "V"), Field(2, "n", "int", "V"), Field(3, "gbp", "float", "V"),
                                  Field(4, "mwh", "float", "V"), Field(5, "x", "float", "V")))  # fmt: skip
@@ -109,3 +111,17 @@ def test_checksum_of_a_real_sized_piece_equals_the_reference():
     rows = [bytes(rng.randrange(32, 127) for _ in range(rng.randrange(0, 90))) for _ in range(5000)]
     text = b"\n".join(rows) + b"\n"
     assert Lines.index(text, 1).checksum() == checksum_of_records(rows)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([b"", b"AAA|1|", b"BP7|x|", b"ZZZ|3|", b"QQQ|1|", b"BP", b"BP7|", b"x" * 9000,
+                                 b"SPI|1|2|", b"\xc3\xa9\xc3|"]), max_size=30))  # fmt: skip
+def test_tally_equals_the_numpy_form(rows):
+    lines = Lines.index(b"\n".join(rows) + b"\n", 1)
+    assert _same(tally(lines), tally_numpy(lines))
+
+
+def _same(a, b) -> bool:
+    return np.array_equal(a.counts, b.counts) and (a.first_over, a.first_non_blank, a.last_non_blank, a.zzz, a.after_zzz,
+                                                   a.strange, a.strange_total) == (b.first_over, b.first_non_blank,
+                                                   b.last_non_blank, b.zzz, b.after_zzz, b.strange, b.strange_total)  # fmt: skip

@@ -379,9 +379,77 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(tally_doc,
+"tally(starts, ends, codes, known, limit, zzz) -> (counts, first_over, first_non_blank, last_non_blank,\n"
+"    first_zzz, first_non_blank_after_zzz, strange, strange_total)\n\n"
+"The checks of a piece's lines in one pass (scan.Scan._check): the count of each known code (known:\n"
+"sorted uint32 bytes; counts: int64 bytes), the first line longer than `limit`, the first and last\n"
+"non-blank lines, the first ZZZ and the first non-blank line after it, and the first 101 non-blank\n"
+"lines with an unknown code and how many there are; -1 where there is none.");
+
+static PyObject *tally(PyObject *self, PyObject *args) {
+    Py_buffer starts, ends, codes, known;
+    long long limit;
+    unsigned long zzz_code;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*Lk", &starts, &ends, &codes, &known, &limit, &zzz_code)) return NULL;
+    PyObject *result = NULL, *counts_obj = NULL, *strange = NULL;
+    Py_ssize_t n = starts.len / 8, n_known = known.len / 4;
+    if (ends.len != starts.len || codes.len != n * 4) {
+        PyErr_SetString(PyExc_ValueError, "starts, ends and codes differ in length");
+        goto done;
+    }
+    char *counts_buf;
+    if (!(counts_obj = new_bytes(n_known * 8, &counts_buf, 1))) goto done;
+    int64_t *counts = (int64_t *)counts_buf;
+    const int64_t *s = starts.buf, *e = ends.buf;
+    const uint32_t *c = codes.buf, *k = known.buf;
+    Py_ssize_t first_over = -1, first_nb = -1, last_nb = -1, zzz = -1, after = -1, n_strange = 0;
+    Py_ssize_t listed[101];
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t length = e[i] - s[i];
+        if (length > limit && first_over < 0) first_over = i;
+        int non_blank = length > 0;
+        if (non_blank) {
+            if (first_nb < 0) first_nb = i;
+            last_nb = i;
+            if (zzz >= 0 && after < 0) after = i;
+        }
+        if (c[i] == zzz_code && zzz < 0) zzz = i;
+        Py_ssize_t lo = 0, hi = n_known; /* the code's place among the known ones */
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) / 2;
+            if (k[mid] < c[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < n_known && k[lo] == c[i]) counts[lo]++;
+        else if (non_blank) {
+            if (n_strange < 101) listed[n_strange] = i;
+            n_strange++;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (!(strange = PyList_New(n_strange < 101 ? n_strange : 101))) goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(strange); i++) {
+        PyObject *item = PyLong_FromSsize_t(listed[i]);
+        if (!item) goto done;
+        PyList_SET_ITEM(strange, i, item);
+    }
+    result = Py_BuildValue("(OnnnnnOn)", counts_obj, first_over, first_nb, last_nb, zzz, after, strange, n_strange);
+done:
+    Py_XDECREF(counts_obj);
+    Py_XDECREF(strange);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&ends);
+    PyBuffer_Release(&codes);
+    PyBuffer_Release(&known);
+    return result;
+}
+
 static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc},
                                 {"index", index_lines, METH_VARARGS, index_doc},
                                 {"checksum", checksum, METH_VARARGS, checksum_doc},
+                                {"tally", tally, METH_VARARGS, tally_doc},
                                 {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fields",

@@ -17,7 +17,7 @@ from isal import isal_zlib
 
 from p114_assets.core.s0142.files import GZIP_MAGIC
 from p114_assets.core.s0142.layout import KNOWN_RECORD_IDS, MAX_LINE_BYTES
-from p114_assets.core.s0142.lines import UTF8_BOM, Lines, code_text, record_code
+from p114_assets.core.s0142.lines import UTF8_BOM, Lines, _fields, code_text, record_code
 
 STEP = 1 << 19  # compressed bytes per decompression call: about 3.5 MB of text
 PLAIN_PIECE = 8 << 20  # bytes per piece of a plain (not gzipped) body
@@ -103,6 +103,43 @@ def _plain_texts(raw: bytes) -> Iterator[memoryview]:
     view = memoryview(raw)
     for start in range(0, len(raw), PLAIN_PIECE):
         yield view[start : start + PLAIN_PIECE]
+
+
+@dataclass
+class Tally:
+    """What the checks need of a piece's lines (-1 where there is none)."""
+
+    counts: np.ndarray  # lines of each known record id (_KNOWN order)
+    first_over: int  # the first line longer than MAX_LINE_BYTES
+    first_non_blank: int
+    last_non_blank: int
+    zzz: int  # the first ZZZ line
+    after_zzz: int  # the first non-blank line after it
+    strange: list[int]  # the first 101 non-blank lines with an unknown record id
+    strange_total: int
+
+
+def tally(lines: Lines) -> Tally:
+    """One native pass over the piece's index (_fields.tally); tally_numpy is its reference."""
+    if _fields is None:
+        return tally_numpy(lines)
+    counts, *rest = _fields.tally(lines.starts, lines.ends, lines.codes, _KNOWN, MAX_LINE_BYTES, ZZZ)
+    return Tally(np.frombuffer(counts, np.int64), *rest)
+
+
+def tally_numpy(lines: Lines) -> Tally:
+    length = lines.ends - lines.starts
+    over = np.flatnonzero(length > MAX_LINE_BYTES)
+    non_blank = np.flatnonzero(length > 0)
+    zzz = np.flatnonzero(lines.codes == ZZZ)
+    after = non_blank[non_blank > zzz[0]] if zzz.size else non_blank[:0]
+    position = np.minimum(np.searchsorted(_KNOWN, lines.codes), len(_KNOWN) - 1)
+    known = _KNOWN[position] == lines.codes
+    strange = np.flatnonzero(~known & (length > 0))
+    first = lambda found: int(found[0]) if found.size else -1  # noqa: E731
+    return Tally(np.bincount(position[known], minlength=len(_KNOWN)), first(over), first(non_blank),
+                 int(non_blank[-1]) if non_blank.size else -1, first(zzz), first(after),
+                 [int(i) for i in strange[:101]], int(strange.size))  # fmt: skip
 
 
 class LongLine(ScanError):
@@ -255,35 +292,30 @@ class Scan:
                 self.first_lines[lines.first_line + i] = lines.line(i)
             if len(self.first_lines) == 2 and any(self.first_lines.values()):
                 self._header()  # as soon as both are seen: a file of another kind stops here
-        if (over := lines.first_over(MAX_LINE_BYTES)) is not None:
-            raise ScanError(LongLine().reason, lines.first_line + over)
+        found = tally(lines)
+        if found.first_over >= 0:
+            raise ScanError(LongLine().reason, lines.first_line + found.first_over)
         if (bad := lines.first_invalid_utf8()) is not None:
             raise ScanError("line holds bytes that are not UTF-8 text", lines.first_line + bad)
-        non_blank = np.flatnonzero(lines.ends > lines.starts)
-        if self.zzz_line is not None and non_blank.size:
-            raise ScanError("content after the ZZZ trailer", lines.first_line + int(non_blank[0]), check="trailer_line_count")
+        if self.zzz_line is not None and found.first_non_blank >= 0:
+            raise ScanError("content after the ZZZ trailer", lines.first_line + found.first_non_blank, check="trailer_line_count")
         stop = lines.count
-        zzz = np.flatnonzero(lines.codes == ZZZ)
-        if zzz.size:
-            stop = int(zzz[0])
+        if found.zzz >= 0:
+            stop = found.zzz
             self.zzz_line, self.zzz_text = lines.first_line + stop, lines.line(stop)
-            after = non_blank[non_blank > stop]
-            if after.size:
-                raise ScanError("content after the ZZZ trailer", lines.first_line + int(after[0]), check="trailer_line_count")
-        if non_blank.size:
-            self.line_count = lines.first_line + int(non_blank[-1])
+            if found.after_zzz >= 0:
+                raise ScanError("content after the ZZZ trailer", lines.first_line + found.after_zzz, check="trailer_line_count")
+        if found.last_non_blank >= 0:
+            self.line_count = lines.first_line + found.last_non_blank
         self.checksum ^= lines.checksum(stop)
-        position = np.minimum(np.searchsorted(_KNOWN, lines.codes), len(_KNOWN) - 1)
-        known = _KNOWN[position] == lines.codes
-        self.counts += np.bincount(position[known], minlength=len(_KNOWN))
-        strange = np.flatnonzero(~known & (lines.ends > lines.starts))
-        for i in strange[:100]:  # counted by id; a wholly foreign file is not listed line by line
+        self.counts += found.counts
+        for i in found.strange[:100]:  # counted by id; a wholly foreign file is not listed line by line
             shown = lines.line(int(i))[:4].split("|")[0]
             count, first = self.unknown.get(shown, (0, lines.first_line + int(i)))
             self.unknown[shown] = (count + 1, first)
-        if strange.size > 100:
-            count, first = self.unknown.get("(others)", (0, lines.first_line + int(strange[100])))
-            self.unknown["(others)"] = (count + int(strange.size) - 100, first)
+        if found.strange_total > 100:
+            count, first = self.unknown.get("(others)", (0, lines.first_line + int(found.strange[100])))
+            self.unknown["(others)"] = (count + found.strange_total - 100, first)
 
     def _take(self, lines: Lines, codes: dict[str, int]) -> None:
         if self.read_lines is not None:  # the parser: each piece's rows of every loaded type, read in place
