@@ -107,7 +107,7 @@ PHASES = textwrap.dedent(
     timed(parser, "_tables", "nesting, BPI/BP7 join, twin check")
     timed(parser, "_with_file_columns", "table assembly")
     timed(parser, "read_body", "decompress (ISA-L, one thread)")
-    scan.READ_IN_THREAD = False  # reads inline: CPU over all threads is then charged to one phase at a time
+    scan.READ_IN_THREAD = parser.JOIN_IN_THREAD = False  # inline: CPU over all threads is then charged to one phase at a time
     path, tiny = Path(sys.argv[1]), Path(sys.argv[2])
     parser.parse_file(tiny)
     phases.clear()  # the warm-up's first calls (kernel set-up) are not the file's

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
 from contextlib import contextmanager
 import struct
@@ -270,6 +271,7 @@ def _reader(record_id: str) -> tuple[RecordLayout, dict[str, pa.DataType], tuple
 
 _READERS = {rid: _reader(rid) for rid in _LOADED}
 READERS = 2  # threads splitting pieces: both cores once the inflating thread is done
+JOIN_IN_THREAD = True  # bench_parse's phase profile joins inline, to charge each phase its own CPU
 
 
 def parse_bytes(raw: bytes, name: str) -> ParsedS0142:
@@ -329,10 +331,10 @@ def _parse(raw: bytes, name: str) -> ParsedS0142:
     header = _header(scan, head, trailer, raw)
     records = {rid: _concat([table for _, table in sorted(parts[rid], key=lambda part: part[0])], rid) for rid in _LOADED}
     try:
-        tables = _tables(records)
+        tables = _tables(records, header)
     except nesting.NestingError as exc:
         raise S0142Error(name, exc.reason, exc.line) from None
-    return ParsedS0142(header, {t: _with_file_columns(columns, header, t) for t, columns in tables.items()})
+    return ParsedS0142(header, tables)
 
 
 def _concat(tables: list[pa.Table], rid: str) -> pa.Table:
@@ -342,8 +344,9 @@ def _concat(tables: list[pa.Table], rid: str) -> pa.Table:
     return pa.concat_tables(tables, promote_options="none") if len(tables) > 1 else tables[0]
 
 
-def _tables(records: dict[str, pa.Table]) -> dict[str, dict[str, pa.ChunkedArray | pa.Array]]:
-    """The six raw tables as columns by name (file columns come later)."""
+def _tables(records: dict[str, pa.Table], header: S0142Header) -> dict[str, pa.Table]:
+    """The six raw tables. Every record is placed first (so a nesting error is the same whatever
+    the threads do); then the BPI/BP7 join, the biggest part, runs in a thread beside the rest."""
     markers = nesting.Markers.build(records["SPI"], records["SP7"], records["BPH"])
 
     def columns(rid: str, section: int, party_column: str | None = None) -> dict:
@@ -357,17 +360,25 @@ def _tables(records: dict[str, pa.Table]) -> dict[str, dict[str, pa.ChunkedArray
 
     bpi_period, _ = markers.attach(records["BPI"], "BPI", nesting.SPI)
     bp7_period, bp7_party = markers.attach(records["BP7"], "BP7", nesting.SP7)
-    bm = nesting.bm_unit_period(records["BPI"], bpi_period, records["BP7"], bp7_period, markers.party_ids(bp7_party))
-    bo4 = columns("BO4", nesting.SPI)
-    bo4["bm_unit_id"] = nesting.attach_unit(records["BO4"], records["BPI"], markers)
-    return {
-        "system_period": {name: records["SPI"].column(name) for name in records["SPI"].column_names},
-        "market_index": columns("MD1", nesting.SPI),
-        "bm_unit_period": {name: bm.column(name) for name in bm.column_names},
-        "bid_offer_pair": bo4,
-        "party_period": columns("PPC", nesting.SP7, "party_id"),
-        "account_period": columns("APD", nesting.SP7, "party_id"),
-    }
+
+    def bm_unit_period() -> pa.Table:
+        bm = nesting.bm_unit_period(records["BPI"], bpi_period, records["BP7"], bp7_period, markers.party_ids(bp7_party))
+        return _with_file_columns({name: bm.column(name) for name in bm.column_names}, header, "bm_unit_period")
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="p114-join") as pool:
+        joined = pool.submit(bm_unit_period) if JOIN_IN_THREAD else None
+        bo4 = columns("BO4", nesting.SPI)
+        bo4["bm_unit_id"] = nesting.attach_unit(records["BO4"], records["BPI"], markers)
+        tables = {
+            "system_period": {name: records["SPI"].column(name) for name in records["SPI"].column_names},
+            "market_index": columns("MD1", nesting.SPI),
+            "bid_offer_pair": bo4,
+            "party_period": columns("PPC", nesting.SP7, "party_id"),
+            "account_period": columns("APD", nesting.SP7, "party_id"),
+        }
+        done = {name: _with_file_columns(cols, header, name) for name, cols in tables.items()}
+        done["bm_unit_period"] = joined.result() if joined is not None else bm_unit_period()
+    return {name: done[name] for name in RAW_TABLES}
 
 
 def _with_file_columns(columns: dict, header: S0142Header, table: str) -> pa.Table:
