@@ -154,7 +154,7 @@ static const char *read_field(Column *c, int64_t row, const char *p, const char 
     case FLOAT:
         return read_float(p, e, (double *)c->values + row);
     default: {
-        int64_t v;
+        int64_t v = 0;
         const char *q = read_decimal(p, e, c->scale, &v);
         int64_t *slot = (int64_t *)c->values + 2 * row; /* decimal128: low word, then the sign */
         slot[0] = v;
@@ -453,7 +453,7 @@ static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc},
                                 {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fields",
-                                    "S0142 record fields split and converted natively (see records.py).", -1,
-                                    methods};
+                                    "S0142 lines indexed and record fields split natively (see records.py).", -1,
+                                    methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fields(void) { return PyModule_Create(&module); }
