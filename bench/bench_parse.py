@@ -11,6 +11,8 @@ up the thread pools, and then times one call; decompress-only and parse processe
 processes because that is what a Dagster run is, and because on this machine (a Firecracker VM
 that returns freed memory to its host) first-touch memory is slow, so in-loop timings would flatter.
 
+The file is generated on first use and cached under bench/.cache/parse (delete it to regenerate).
+
 `--phases` adds a profile of one parse by phase (CPU seconds, all threads); `--decimals` parses
 with every float column that has a printed precision typed decimal128(18, that precision), to
 price a move of the money and volume columns to decimals.
@@ -95,10 +97,10 @@ PHASES = textwrap.dedent(
                     stack[-1] += spent
                 phases[label] = phases.get(label, 0.0) + spent - children
         setattr(owner, name, wrapper)
-    timed(lines.Lines, "index", "line index: newlines, record ids (numpy)")
-    timed(lines.Lines, "first_over", "caps and UTF-8 check")
-    timed(lines.Lines, "first_invalid_utf8", "caps and UTF-8 check")
-    timed(lines.Lines, "checksum", "IDD checksum (numpy)")
+    timed(lines.Lines, "index", "line index: newlines, record ids (native)")
+    timed(scan, "tally", "line checks: caps, blanks, ZZZ, ids (native)")
+    timed(lines.Lines, "first_invalid_utf8", "UTF-8 check (numpy)")
+    timed(lines.Lines, "checksum", "IDD checksum (native)")
     timed(scan.Scan, "_take", "rows of each loaded record type (numpy)")
     timed(parser, "read_lines", "Arrow arrays from the native columns")
     timed(records, "_native", "split and convert fields (native, _fields.c)")
