@@ -5,6 +5,7 @@ forms compute them."""
 
 from __future__ import annotations
 
+import gzip
 import random
 from decimal import Decimal
 
@@ -125,3 +126,23 @@ def _same(a, b) -> bool:
     return np.array_equal(a.counts, b.counts) and (a.first_over, a.first_non_blank, a.last_non_blank, a.zzz, a.after_zzz,
                                                    a.strange, a.strange_total) == (b.first_over, b.first_non_blank,
                                                    b.last_non_blank, b.zzz, b.after_zzz, b.strange, b.strange_total)  # fmt: skip
+
+
+def test_without_the_native_module_a_parse_gives_the_same_tables(small_market, monkeypatch):
+    """A machine that cannot build _fields.c parses with the numpy and pyarrow forms: same header, same
+    tables (money to the penny, line numbers, twins)."""
+    import datetime as dt
+
+    from p114_assets.core.s0142 import lines as lines_module
+    from p114_assets.core.s0142 import parser, scan
+    from p114_assets.core.synthetic import generate_file
+
+    raw = gzip.compress(generate_file(small_market, dt.date(2024, 10, 2), "SF").text, mtime=0)
+    native_parse = parser.parse_bytes(raw, "S0142_20241002_SF_20241024160807.gz")
+    for module in (records, lines_module, scan):
+        monkeypatch.setattr(module, "_fields", None)
+    plain = parser.parse_bytes(raw, "S0142_20241002_SF_20241024160807.gz")
+    assert plain.header == native_parse.header and plain.header.checksum_computed == native_parse.header.checksum_computed
+    assert plain.header.record_counts == native_parse.header.record_counts
+    for name, table in native_parse.tables.items():
+        assert table.num_rows and table.equals(plain.tables[name]), name
