@@ -172,6 +172,8 @@ class BigQueryWarehouse(Warehouse):
                 self._create_valid_views(client)
             if spec.name == stored.LOADED_RUNS and self.table_exists("bm_unit_period"):
                 client.query(self.to_bigquery(stored.loaded_runs_from_rows(SCHEMA))).result()  # runs loaded before it existed
+            if spec.name == stored.DAILY and self.table_exists("bm_unit_period"):
+                client.query(self.to_bigquery(stored.daily_from_rows(SCHEMA))).result()  # partitions loaded before it existed
             return
         present = {f.name for f in table.schema}
         missing = [f for f in schema_fields(spec) if f.name not in present]
@@ -231,7 +233,7 @@ class BigQueryWarehouse(Warehouse):
         tables = stored.stored_rows(tables)
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
         with self.bigquery.get_client() as client:
-            self.ensure_tables(client, [*tables, stored.LOADED_RUNS, *checked])
+            self.ensure_tables(client, [*tables, stored.LOADED_RUNS, stored.DAILY, *checked])
             staged: dict[str, str] = {}
             try:
                 for name, rows in tables.items():
@@ -272,7 +274,7 @@ class BigQueryWarehouse(Warehouse):
                     client.delete_table(staging, not_found_ok=True)
 
     def _loaded_run_statements(self, rows: pa.Table, settlement_date: dt.date, run_type: str) -> list[str]:
-        """Replace the partition's row of loaded_runs (inside the swap's transaction)."""
+        """Replace the partition's row of loaded_runs and its bm_unit_period_daily rows (inside the swap's transaction)."""
         statements = [f"DELETE FROM {self._ref(stored.LOADED_RUNS)} WHERE settlement_date = {sql.date_literal(settlement_date)} "
                       f"AND run_type = '{run_type}'"]  # fmt: skip
         loaded = stored.loaded_run(rows)
@@ -283,7 +285,9 @@ class BigQueryWarehouse(Warehouse):
                       f"TIMESTAMP '{row['loaded_at']:%Y-%m-%d %H:%M:%S.%f}+00'")  # fmt: skip
             columns = ", ".join(TABLES[stored.LOADED_RUNS].column_names)
             statements.append(f"INSERT INTO {self._ref(stored.LOADED_RUNS)} ({columns}) VALUES ({values})")
-        return statements
+        partition = self._partition(settlement_date, run_type)  # the partition's totals, from its rows just put
+        return [*statements, f"DELETE FROM {self._ref(stored.DAILY)} WHERE {partition}",
+                self.to_bigquery(stored.daily_from_rows(SCHEMA, partition))]
 
     def _count(self, client: bigquery.Client, table: str, where: str = "TRUE") -> int:
         counted = client.query(f"SELECT COUNT(*) AS n FROM {self._ref(table)} WHERE {where}").result()

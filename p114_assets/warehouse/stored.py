@@ -2,9 +2,10 @@
 release built up to date. Shared by DuckDB and BigQuery, in the portable SQL of sql.py.
 
 - Raw rows get each period's UTC start and end (core.s0142.tables.add_period_times) as they are
-  written, and a partition of bm_unit_period its row in `loaded_runs`, in the same transaction.
+  written, and a partition of bm_unit_period its row in `loaded_runs` and its totals per unit kind
+  in `bm_unit_period_daily`, in the same transaction.
 - An earlier release's tables: rows without period times get them (computed by core, per distinct
-  date and period); `loaded_runs` starts from the runs bm_unit_period holds; a copied
+  date and period); `loaded_runs` and `bm_unit_period_daily` start from what bm_unit_period holds; a copied
   settlement_canonical table becomes pointer rows (the run it holds for each date) and the view.
 """
 
@@ -17,10 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from p114_assets.core.s0142.tables import PERIOD_TIMES, add_period_times, period_times
+from p114_assets.warehouse import sql
+from p114_assets.warehouse.tables import BM_UNIT_PERIOD_DAILY, SETTLEMENT_CANONICAL_RUNS
 from p114_assets.warehouse.tables import LOADED_RUNS as LOADED_RUNS_SPEC
-from p114_assets.warehouse.tables import SETTLEMENT_CANONICAL_RUNS
 
 LOADED_RUNS = LOADED_RUNS_SPEC.name
+DAILY = BM_UNIT_PERIOD_DAILY.name
 CANONICAL_RUNS = SETTLEMENT_CANONICAL_RUNS.name
 PERIOD_START, PERIOD_END = (c.name for c in PERIOD_TIMES)
 
@@ -47,6 +50,20 @@ def loaded_runs_from_rows(schema: str) -> str:
     INSERT INTO {schema}.{LOADED_RUNS} (settlement_date, run_type, publication_ts, flow_version)
     SELECT settlement_date, run_type, MAX(publication_ts), MAX(flow_version)
     FROM {schema}.bm_unit_period GROUP BY settlement_date, run_type
+    """
+
+
+def daily_from_rows(schema: str, where: str = "TRUE") -> str:
+    """Add bm_unit_period_daily's rows of the bm_unit_period partitions `where` selects (a partition
+    just written, in its transaction; or every partition, when the table is new)."""
+    return f"""
+    INSERT INTO {schema}.{DAILY} (settlement_date, run_type, unit_kind, bm_units, periods, row_count, metered_volume_mwh)
+    SELECT settlement_date, run_type, unit_kind, COUNT(DISTINCT bm_unit_id), COUNT(DISTINCT settlement_period), COUNT(*),
+           SUM(metered_volume_mwh)
+    FROM (SELECT settlement_date, run_type, {sql.unit_kind_case("bm_unit_id")} AS unit_kind, bm_unit_id, settlement_period,
+                 metered_volume_mwh
+          FROM {schema}.bm_unit_period WHERE {where}) AS k
+    GROUP BY settlement_date, run_type, unit_kind
     """
 
 

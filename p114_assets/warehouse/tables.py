@@ -61,6 +61,24 @@ SETTLEMENT_CANONICAL = dataclasses.replace(
     "more mature run has landed since. Exactly one run per date. A view over bm_unit_period and "
     "settlement_canonical_runs: nothing is copied.",
 )
+# What the report reads of bm_unit_period (coverage, energy by unit kind) without scanning it: a few
+# rows per partition, written in the same transaction as the partition's rows (issue 14: a year of
+# bm_unit_period is 140 M rows a run; its full scans take seconds).
+BM_UNIT_PERIOD_DAILY = TableSpec(
+    "bm_unit_period_daily",
+    (
+        Column("settlement_date", "date", nullable=False),
+        Column("run_type", "text", nullable=False),
+        Column("unit_kind", "text", "kind of BM unit by its id's prefix (core.settlement), as its label", nullable=False),
+        Column("bm_units", "int", "BM units of the kind in the partition", nullable=False),
+        Column("periods", "int", "distinct settlement periods of those units' rows", nullable=False),
+        Column("row_count", "int", "bm_unit_period rows of the kind", nullable=False),
+        Column("metered_volume_mwh", "mwh", "sum of BP7 8 (+ = export)"),
+    ),
+    key=("settlement_date", "run_type", "unit_kind"),
+    cluster_by=("run_type",),
+    description="bm_unit_period summed per (settlement date, run type) and BM unit kind, written with the partition's rows.",
+)
 # Check before swap (issue 15): a partition's rows replace the old ones only when they pass their
 # blocking checks. `partition_status` records every load and every rejected version, in the same
 # transaction as the rows; a rejected version's rows wait in `<raw table>_quarantine` (one version per
@@ -221,7 +239,7 @@ DERIVED_TABLES: dict[str, TableSpec] = {
               UNIT_CLASSIFICATION)  # fmt: skip
 }
 # Bookkeeping: what is loaded and what canonical points at.
-RUN_TABLES: dict[str, TableSpec] = {t.name: t for t in (LOADED_RUNS, SETTLEMENT_CANONICAL_RUNS, PARTITION_STATUS)}
+RUN_TABLES: dict[str, TableSpec] = {t.name: t for t in (LOADED_RUNS, BM_UNIT_PERIOD_DAILY, SETTLEMENT_CANONICAL_RUNS, PARTITION_STATUS)}
 # Settlement tables (raw as stored, and derived), then the market tables and the marts beside them.
 SETTLEMENT_TABLES: dict[str, TableSpec] = {**STORED_RAW_TABLES, **DERIVED_TABLES}
 TABLES: dict[str, TableSpec] = {**SETTLEMENT_TABLES, **RUN_TABLES, **QUARANTINE_TABLES, **MARKET_TABLES, **COMPARISON_TABLES}
