@@ -29,7 +29,7 @@ per year, and BigQuery's logical bytes per year (its billing rules, from one dat
 written through replace_partition into two fresh files, one with DuckDB's default 256 KiB blocks
 and one with the warehouse's block size, date by date alternating.
 
-    python bench/bench_year.py [--dates 365] [--units 8000] [--run SF] [--rebuild] [--file YEAR.duckdb]
+    python bench/bench_year.py [--dates 365] [--units 8000] [--run SF] [--rebuild] [--file YEAR.duckdb [--upgrade]]
     python bench/bench_year.py --write-dates 10
 """
 
@@ -63,12 +63,22 @@ def median_run(run, repeat: int = 5) -> tuple[float, float]:
 
 
 # Run in a fresh process: the warehouse opened and the query run once, as a `p114` command does.
+# REPORT_QUERIES: the two the report reads of bm_unit_period; REPORT: `p114 report`'s whole page.
+REPORT_QUERIES, REPORT = "report queries", "report"
 COLD_QUERY = """
 import json, resource, sys, time
+import pandas  # DuckDB imports it when a query first takes parameters: an import, not the query, so done before timing
+from p114_assets.app.report import build_report
+from p114_assets.warehouse import queries
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 warehouse = DuckDBWarehouse(path=sys.argv[1])
 started, used = time.perf_counter(), time.process_time()
-rows = warehouse.query(sys.argv[2]).num_rows
+if sys.argv[2] == "report queries":
+    rows = len(queries.coverage(warehouse)) + len(queries.energy_by_unit_kind(warehouse))
+elif sys.argv[2] == "report":
+    rows = len(build_report(warehouse))
+else:
+    rows = warehouse.query(sys.argv[2]).num_rows
 print(json.dumps({"wall": time.perf_counter() - started, "cpu": time.process_time() - used, "rows": rows,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -108,6 +118,11 @@ def timed(label: str, warehouse, sql_text: str, repeat: int = 5) -> None:
     path = Path(warehouse.path)
     cached, cached_cpu, rss = cold(path, sql_text, False, repeat)
     evicted, evicted_cpu, _ = cold(path, sql_text, True, repeat)
+    if sql_text in (REPORT_QUERIES, REPORT):  # Python over several connections: no one connection to keep warm
+        verdict = " / ".join("yes" if s < 1 else "NO" for s in (cached, evicted))
+        print(f"| {label} | {cached:.3f} | {cached_cpu:.3f} | {rss:.0f} MB | {evicted:.3f} | {evicted_cpu:.3f} | - | - | {verdict} / - |",
+              flush=True)  # fmt: skip
+        return
     with warehouse.connect(read_only=True) as con:
         con.execute(sql_text).fetchall()
         warm, warm_cpu = median_run(lambda: con.execute(sql_text).fetchall(), repeat)
@@ -185,7 +200,11 @@ def measure(warehouse, dates: list[dt.date], size: int, repeat: int = 5) -> None
     timed(f"daily market structure over {n} dates", warehouse, structure, repeat)
     scan = (f"SELECT settlement_date, run_type, {sql.unit_kind_case('bm_unit_id')} AS kind, SUM(metered_volume_mwh) / 1000 AS gwh "
             "FROM p114.bm_unit_period GROUP BY 1, 2, 3")  # fmt: skip
-    timed("full scan: energy per date and unit kind (the report's)", warehouse, scan, max(1, min(repeat, 3)))
+    timed("full scan: energy per date and unit kind (what the report read before bm_unit_period_daily)", warehouse, scan,
+          max(1, min(repeat, 3)))  # fmt: skip
+    if warehouse.table_exists("bm_unit_period_daily"):
+        timed("the report's coverage and energy per unit kind, from bm_unit_period_daily", warehouse, REPORT_QUERIES, repeat)
+    timed("`p114 report`: the whole page (HTML, charts)", warehouse, REPORT, max(1, min(repeat, 3)))
     print(f"load average after: {os.getloadavg()[0]:.1f}", flush=True)
 
 
@@ -229,6 +248,8 @@ def main() -> None:
     parser.add_argument("--first", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--file", type=Path, help="time the queries on this year file (built before, opened read-only) instead")
+    parser.add_argument("--upgrade", action="store_true",
+                        help="with --file: bring the file up to this release first (bm_unit_period_daily from its rows), timed")
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes (and warm runs) a query is timed over")
     parser.add_argument("--checkpoints", default="60", help="also time the queries after this many dates (comma-separated)")
     parser.add_argument("--write-dates", type=int, help="only measure the raw write's cost by block size, over this many dates")
@@ -245,6 +266,10 @@ def main() -> None:
     if args.file:
         path = args.file
         warehouse = DuckDBWarehouse(path=str(path))
+        if args.upgrade:
+            started = time.perf_counter()
+            warehouse.create_tables(["bm_unit_period", "bm_unit_period_daily"])
+            print(f"brought up to date (bm_unit_period_daily from every partition) in {time.perf_counter() - started:.1f} s")
         dates = year_dates(warehouse)
     else:
         dates = [args.first + dt.timedelta(days=i) for i in range(args.dates)]
