@@ -75,8 +75,8 @@ class DuckDBWarehouse(Warehouse):
         default=16384,
         description="rows per row group of what this writes (DuckDB's default 122,880): min/max zone maps are "
         "kept per row group, so smaller groups let a lookup of a few BM units skip more of a year (on a synthetic "
-        "60-date table: warm lookups ~5x faster, full scans ~1.4x slower, file ~20% larger; a fresh connection "
-        "loads more row-group metadata). Applies to rows written from now on.",
+        "60-date table: warm lookups ~5x faster, full scans ~1.4x slower, file ~20% larger). Applies to rows "
+        "written from now on.",
     )
     block_size: int = Field(
         default=65536,
