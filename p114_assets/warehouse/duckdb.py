@@ -101,6 +101,14 @@ class DuckDBWarehouse(Warehouse):
         "an existing file keeps its own.",
     )
 
+    sql_memory_limit: str = Field(
+        default="384MB",
+        description="DuckDB's memory limit while it computes derived tables (replace_dates, replace_table): past it "
+        "DuckDB spills to a temporary folder beside the file. The classification of 30 dates peaked at 1.6 GB "
+        "without it, 0.64 GB with 384MB (at some cost in time). Not applied to the raw partition write, which streams and which a limit "
+        "only slows. Empty: DuckDB's default (80% of RAM).",
+    )
+
     def location(self) -> str:
         return f"duckdb:{Path(self.path).resolve()}"
 
@@ -270,10 +278,14 @@ class DuckDBWarehouse(Warehouse):
             self._put_status(con, status, settlement_date, run_type, ("quarantined",))
 
     @contextmanager
-    def _transaction(self, tables: Sequence[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _transaction(self, tables: Sequence[str], bounded: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction, the tables created first (DDL outside it);
-        committed when the block ends, rolled back if it raises."""
+        committed when the block ends, rolled back if it raises. `bounded`: SQL that may need more
+        memory than a run should take (sql_memory_limit) spills to disk instead."""
         with self.connect() as con:
+            if bounded and self.sql_memory_limit:
+                con.execute(f"SET memory_limit = '{_sql_string(self.sql_memory_limit)}'")
+                con.execute(f"SET temp_directory = '{_sql_string(str(Path(self.path).resolve()))}.tmp'")
             self.ensure_tables(con, tables)
             con.execute("BEGIN TRANSACTION")
             try:
@@ -289,7 +301,7 @@ class DuckDBWarehouse(Warehouse):
         if table in VIEWS:
             raise ValueError(f"{table} is a view: refresh the tables it reads")
         columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
-        with self._transaction([table, *REFERENCE_TABLES]) as con:
+        with self._transaction([table, *REFERENCE_TABLES], bounded=True) as con:
             con.execute(f'DELETE FROM {SCHEMA}."{table}" WHERE settlement_date BETWEEN ? AND ?', [start, end])
             written = con.execute(
                 f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived '
@@ -312,7 +324,7 @@ class DuckDBWarehouse(Warehouse):
 
     def replace_table(self, table: str, select_sql: str) -> int:
         columns = ", ".join(f'"{c}"' for c in TABLES[table].column_names)
-        with self._transaction([table, *REFERENCE_TABLES]) as con:
+        with self._transaction([table, *REFERENCE_TABLES], bounded=True) as con:
             con.execute(f'DELETE FROM {SCHEMA}."{table}"')
             written = con.execute(
                 f'INSERT INTO {SCHEMA}."{table}" ({columns}) SELECT {columns} FROM ({select_sql}) AS derived'
