@@ -11,13 +11,6 @@ For notebooks, `p114_assets.read(table, start=..., end=..., run_type=..., units=
 importing a layer never pulls in the app.
 """
 
-import os
-
-# Polars keeps the memory it frees for 0.5-1 s (its jemalloc's decay): a raw run frees the checks'
-# frames just before the write and the next file's parse, so hand it back at once (about 100 MB
-# off a run's peak RSS, issue 14). Read when polars loads, so set before it; a user's value wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
-
 __all__ = ["Warehouse", "read"]
 
 
