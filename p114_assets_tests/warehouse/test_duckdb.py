@@ -15,7 +15,7 @@ import pytest
 from p114_assets.core.synthetic import generate_file
 from p114_assets.core.s0142.parser import parse_bytes
 from p114_assets.core.s0142.tables import add_period_times
-from p114_assets.warehouse.duckdb import DuckDBWarehouse
+from p114_assets.warehouse.duckdb import DuckDBWarehouse, in_write_order
 
 DAY = dt.date(2024, 5, 1)
 
@@ -152,3 +152,36 @@ def test_the_unit_kind_case_is_core_settlements_rule_in_sql():
     assert got["V_NOTVLP"] == got["Z_X"] == "other"
     labels = unit_kind_labels()
     assert got == {i: labels.get(unit_kind(i), "other") for i in ids}  # the SQL and the Python rule agree
+
+
+def test_rows_are_stored_in_bm_unit_order_whatever_order_they_arrive_in(tmp_path, tables):
+    """The write sorts (BM unit, date, period) in Arrow, not DuckDB: the file keeps that order."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    rows = tables["bm_unit_period"]
+    shuffled = {**tables, "bm_unit_period": pa.concat_tables([rows.slice(n // 2), rows.slice(0, n // 2)]) if (n := rows.num_rows) else rows}
+    warehouse.replace_partition(shuffled, DAY, "SF")
+    stored = warehouse.query("SELECT bm_unit_id, settlement_period FROM p114.bm_unit_period").to_pylist()  # storage order
+    keys = [(r["bm_unit_id"], r["settlement_period"]) for r in stored]
+    assert len(keys) == rows.num_rows > 0 and keys == sorted(keys)
+    assert len({k for k, _ in keys}) > 1  # more than one unit, so the order was really imposed
+
+
+def test_in_write_order_streams_sorted_batches_of_at_most_the_row_group_size():
+    rows = pa.chunked_array([["b", "a", "c"], ["a", "b"]])
+    table = pa.table({"unit": rows, "period": pa.chunked_array([[2, 1, 1], [2, 1]])})
+    batches = list(in_write_order(table, ["unit", "period"], batch_rows=2))
+    assert [b.num_rows for b in batches] == [2, 2, 1]
+    assert pa.Table.from_batches(batches).to_pylist() == [
+        {"unit": "a", "period": 1}, {"unit": "a", "period": 2}, {"unit": "b", "period": 1},
+        {"unit": "b", "period": 2}, {"unit": "c", "period": 1},
+    ]  # fmt: skip
+
+
+def test_derived_sql_runs_under_the_memory_limit_and_the_partition_write_does_not(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), sql_memory_limit="100MB")
+    with warehouse._transaction(["loaded_runs"], bounded=True) as con:
+        bounded = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    with warehouse._transaction(["loaded_runs"]) as con:
+        unbounded = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert bounded[0] in ("95.3 MiB", "100.0 MB") and bounded[1] == f"{(tmp_path / 'p114.duckdb').resolve()}.tmp"
+    assert unbounded != bounded[0]
