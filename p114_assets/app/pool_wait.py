@@ -57,8 +57,9 @@ class PoolGate:
         held = ", ".join(h.describe() for h in holders)
         return f"the {self.pool} pool slot held by {held}"
 
-    def _give_up_message(self, holders: list[Holder], waited: float) -> str:
-        return (f"gave up after {waited:.0f} s waiting for {self._waiting(holders)}; P114_POOL_WAIT_SECONDS sets how long "
+    def _give_up_message(self, holders: list[Holder]) -> str:
+        # The wait the user set, not the clock: the last poll may end a moment after it.
+        return (f"gave up after {self.timeout:g} s waiting for {self._waiting(holders)}; P114_POOL_WAIT_SECONDS sets how long "
                 f"to wait (the run holding it can be watched or canceled in the Dagster UI)")  # fmt: skip
 
     def wait_free(self) -> None:
@@ -69,9 +70,9 @@ class PoolGate:
                 continue
             waited = time.monotonic() - started
             if waited >= self.timeout:
-                raise PoolWaitTimeout(self._give_up_message(holders, waited))
+                raise PoolWaitTimeout(self._give_up_message(holders))
             if (text := self._waiting(holders)) != last:
-                self.say(f"waiting for {text}; giving up after {self.timeout:.0f} s (P114_POOL_WAIT_SECONDS)")
+                self.say(f"waiting for {text}; giving up after {self.timeout:g} s (P114_POOL_WAIT_SECONDS)")
                 last = text
             time.sleep(self.poll)
 
@@ -115,11 +116,11 @@ class PoolGate:
                 since = since or time.monotonic()
                 waited = time.monotonic() - since
                 if waited >= self.timeout:
-                    self.gave_up = self._give_up_message(holders, waited)
+                    self.gave_up = self._give_up_message(holders)
                     _raise_in(self._main, PoolWaitTimeout)
                     return
                 if (text := self._waiting(holders)) != last and holders:
-                    self.say(f"waiting for {text}; giving up after {self.timeout:.0f} s (P114_POOL_WAIT_SECONDS)")
+                    self.say(f"waiting for {text}; giving up after {self.timeout:g} s (P114_POOL_WAIT_SECONDS)")
                     last = text
             except Exception:  # a busy SQLite storage: try again at the next poll
                 continue
