@@ -16,7 +16,7 @@ import pyarrow as pa
 
 try:
     from p114_assets.core.s0142 import _fields
-except ImportError:  # not built: the numpy forms below do the same
+except ImportError:  # not built: the numpy forms below do the same (one place decides, for scan and records too)
     _fields = None
 
 UTF8_BOM = b"\xef\xbb\xbf"

@@ -17,12 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from p114_assets.core.s0142.layout import MAX_EXTRA_FIELDS, MAX_FIELD_CHARS, RecordLayout
-from p114_assets.core.s0142.lines import Lines
-
-try:
-    from p114_assets.core.s0142 import _fields
-except ImportError:  # not built (a source tree without `make install`): every read takes pyarrow's path
-    _fields = None
+from p114_assets.core.s0142.lines import Lines, _fields  # None where not built: every read takes pyarrow's path
 
 PIPE, CR = 124, 13
 _PARSE = pacsv.ParseOptions(delimiter="|", quote_char=False, double_quote=False, newlines_in_values=False,
