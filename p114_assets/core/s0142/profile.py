@@ -36,6 +36,7 @@ from p114_assets.core.s0142 import facts
 from p114_assets.core.s0142.layout import BP7, KNOWN_RECORD_IDS, LAYOUTS
 from p114_assets.core.s0142.files import GZIP_MAGIC
 from p114_assets.core.s0142.parser import S0142Error, _check_plain
+from p114_assets.core.s0142.records import text_of_lines
 from p114_assets.core.s0142.scan import Scan, ScanError
 
 PROFILE_VERSION = 1
@@ -233,9 +234,8 @@ def _split_even(lines: pa.LargeStringArray, *columns: pl.Series) -> pl.DataFrame
     where the lines are not all alike."""
     if len(lines) == 0:
         return None
-    offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset : lines.offset + len(lines) + 1]
-    data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
-    first = bytes(data[: offsets[1] - offsets[0]]).rstrip(b"\r\n")
+    data, offsets = text_of_lines(lines)
+    first = bytes(data[: offsets[1]]).rstrip(b"\r\n")
     if not first.endswith(b"|"):
         return None
     width = first.count(b"|") - 1

@@ -32,7 +32,7 @@ class RecordError(ValueError):
         self.reason, self.line = reason, line
 
 
-def _data(lines: pa.LargeStringArray) -> tuple[pa.Buffer, np.ndarray]:
+def text_of_lines(lines: pa.LargeStringArray) -> tuple[pa.Buffer, np.ndarray]:
     """The text of `lines` back-to-back, and each line's offset in it (one more than lines)."""
     offsets = np.frombuffer(lines.buffers()[1], np.int64)[lines.offset : lines.offset + len(lines) + 1]
     base = int(offsets[0])
@@ -46,7 +46,7 @@ def read_records(lines: pa.LargeStringArray, line_numbers: np.ndarray, layout: R
     fields = layout.fields()
     if len(lines) == 0:
         return _empty(fields, types)
-    data, offsets = _data(lines)
+    data, offsets = text_of_lines(lines)
     first = bytes(data[: offsets[1]]).rstrip(b"\r\n")
     n_fields = first.count(b"|") - 1  # the id is followed by '|', and so is every field
     table = None
@@ -179,7 +179,7 @@ def _slow(data: pa.Buffer, offsets: np.ndarray, line_numbers: np.ndarray, layout
         rows = np.flatnonzero(pipes == n_fields)
         taken = lines.take(rows)
         try:
-            table = _read(_data(taken)[0], fields, int(n_fields), types)
+            table = _read(text_of_lines(taken)[0], fields, int(n_fields), types)
         except pa.ArrowException:
             index = _first_bad_line(taken, fields, int(n_fields), types)
             raise RecordError(_bad_value(taken[index].as_py(), fields, types, layout), int(line_numbers[rows[index]])) from None
@@ -195,7 +195,7 @@ def _first_bad_line(lines: pa.LargeStringArray, fields, n_fields: int, types) ->
     while hi - lo > 1:
         mid = (lo + hi) // 2
         try:
-            _read(_data(lines.slice(lo, mid - lo))[0], fields, n_fields, types)
+            _read(text_of_lines(lines.slice(lo, mid - lo))[0], fields, n_fields, types)
             lo = mid
         except pa.ArrowException:
             hi = mid
