@@ -22,7 +22,18 @@ from p114_assets import config
 
 AC = dg.AutomationCondition
 
-landed = AC.any_deps_updated().since_last_handled().with_label("a run of this date landed since the date was last refreshed")
+# A run of the date and the refresh of the date's previous run can both be first seen at one tick
+# (an R1 file loaded while the SF refresh was finishing). `since` then keeps whichever came later,
+# by materialization time, but only when trigger and reset each carry their timestamps: Dagster's
+# `any_deps_updated().since_last_handled()` ORs conditions together, which drops them, and the
+# landing was forgotten. So each side here is a single timed condition: the update of a
+# dependency, remembered since this asset was last updated, and since it was last requested.
+dep_updated = AC.any_deps_match(AC.newly_updated())
+landed = (
+    dep_updated.since(AC.newly_updated()) & dep_updated.since(AC.newly_requested())
+    # a dependency refreshed at this very tick (the canonical settlement its marts read)
+    | AC.any_deps_match(AC.will_be_requested())
+).with_label("a run of this date landed since the date was last refreshed")
 loading = (AC.any_deps_in_progress() | AC.any_deps_match(AC.any_checks_match(AC.run_in_progress(), blocking_only=True))).with_label(
     "a run of this date is loading or being checked"
 )

@@ -188,6 +188,31 @@ def test_canonical_is_requested_when_a_run_of_its_date_lands(env, market):
     assert not third.get_requested_partitions(dg.AssetKey("settlement_canonical"))
 
 
+def test_a_run_that_lands_while_the_previous_refresh_ends_is_refreshed_too(env, market):
+    """SF lands and its refresh is requested; the refresh ends and R1 lands before the next tick,
+    so that tick first sees both (the automation's tick comes every 30 s). R1 is the later: it is
+    refreshed. A raw run refreshed after it within one tick is not refreshed twice."""
+    day = dt.date(2025, 3, 10)
+    canonical = dg.AssetKey("settlement_canonical")
+    instance = env["instance"]
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    generate_file(market, day, "SF").write(env["folder"])
+    assert run(env, RAW_KEYS, key=f"{day}|SF").success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(canonical) == {str(day)}
+    assert run(env, DERIVED, key=str(day)).success  # the refresh the tick requested
+    generate_file(market, day, "R1").write(env["folder"])
+    assert run(env, RAW_KEYS, key=f"{day}|R1").success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert tick.get_requested_partitions(canonical) == {str(day)}
+    # R1 refreshed, then a second R1 load refreshed by a user before the next tick: nothing to do
+    assert run(env, DERIVED, key=str(day)).success
+    assert run(env, RAW_KEYS, key=f"{day}|R1").success
+    assert run(env, DERIVED, key=str(day)).success
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert not tick.get_requested_partitions(canonical)
+
+
 def test_canonical_is_not_requested_from_a_partition_that_failed_a_blocking_check(env, market, monkeypatch):
     day = dt.date.today() - dt.timedelta(days=31)
     monkeypatch.setattr(generator, "periods_in_day", lambda _: 47)
