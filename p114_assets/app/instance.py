@@ -25,7 +25,9 @@ when all of the previous one is known, so it comes in runs of the backfill polic
 (a month of dates for the daily tables, their marts in the same runs, and for 30 dates or fewer
 the classification windows too). Nothing is lost by waiting: Dagster's candidates are the
 children of everything materialized so far that were not requested yet. The first iteration
-(the roots) is never held back, and failed or canceled runs have ended, so they release it.
+(the roots) is never held back, and failed or canceled runs have ended, so they release it. An
+iteration that held its requests is not "stalled" to Dagster's stall check (which would mark the
+held stage failed if the last run ended a moment after the hold).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ from dagster._daemon import controller
 
 DEFAULT_BACKFILL_INTERVAL_SECONDS = 5
 DAGSTERS_BACKFILL_ITERATION = asset_backfill.execute_asset_backfill_iteration_inner
+DAGSTERS_STALL_CHECK = asset_backfill._backfill_is_stalled
+# Backfills whose run requests the latest iteration held back (read by the stall check below).
+held_back: set[str] = set()
 
 
 def iteration_that_waits_for_its_stage(*, backfill_id: str, asset_backfill_data, asset_graph_view, **kwargs):
@@ -49,6 +54,7 @@ def iteration_that_waits_for_its_stage(*, backfill_id: str, asset_backfill_data,
     backfill is still queued or in progress (its bookkeeping is kept: materialized and failed
     partitions, the event cursor). Not finished means what it means to Dagster when it decides
     whether a backfill's runs are complete: not started, queued, starting, started, canceling."""
+    held_back.discard(backfill_id)
     result = DAGSTERS_BACKFILL_ITERATION(backfill_id=backfill_id, asset_backfill_data=asset_backfill_data,
                                          asset_graph_view=asset_graph_view, **kwargs)  # fmt: skip
     if not result.run_requests or not asset_backfill_data.requested_runs_for_target_roots:
@@ -58,7 +64,18 @@ def iteration_that_waits_for_its_stage(*, backfill_id: str, asset_backfill_data,
     if not instance.get_run_ids(filters=runs, limit=1):
         return result
     kwargs["logger"].info(f"Holding back {len(result.run_requests)} run(s) until the backfill's runs in progress end")
+    held_back.add(backfill_id)
     return result._replace(run_requests=[], reserved_run_ids=[])
+
+
+def stall_check_that_knows_what_was_held(*, backfill_id: str, **kwargs) -> bool:
+    """Dagster's check that a backfill is stalled (no progress, every run ended: mark what is left
+    failed), except for a backfill whose requests this iteration held back. Its last run can end
+    between the hold and this check: the iteration then looks stalled, and without this its held
+    stage would be marked failed instead of requested at the next iteration."""
+    if backfill_id in held_back:
+        return False
+    return DAGSTERS_STALL_CHECK(backfill_id=backfill_id, **kwargs)
 
 
 class P114RunCoordinator(QueuedRunCoordinator):
@@ -75,6 +92,7 @@ class P114RunCoordinator(QueuedRunCoordinator):
     def set_backfill_stages(self, wait: bool) -> None:
         self.backfill_waits_for_stages = wait
         asset_backfill.execute_asset_backfill_iteration_inner = iteration_that_waits_for_its_stage if wait else DAGSTERS_BACKFILL_ITERATION
+        asset_backfill._backfill_is_stalled = stall_check_that_knows_what_was_held if wait else DAGSTERS_STALL_CHECK
 
     def set_backfill_interval(self, seconds: int) -> None:
         if seconds < 1:

@@ -19,7 +19,10 @@ from dagster._daemon import controller
 from dagster._daemon.backfill import execute_backfill_iteration_loop
 
 from p114_assets.app import instance as instance_module
-from p114_assets.app.instance import DAGSTERS_BACKFILL_ITERATION, P114RunCoordinator, iteration_that_waits_for_its_stage
+from p114_assets.app.instance import (
+    DAGSTERS_BACKFILL_ITERATION, DAGSTERS_STALL_CHECK, P114RunCoordinator, iteration_that_waits_for_its_stage,
+    stall_check_that_knows_what_was_held,
+)  # fmt: skip
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,6 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 def restore_interval(monkeypatch):
     monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
     monkeypatch.setattr(asset_backfill, "execute_asset_backfill_iteration_inner", asset_backfill.execute_asset_backfill_iteration_inner)
+    monkeypatch.setattr(asset_backfill, "_backfill_is_stalled", asset_backfill._backfill_is_stalled)
 
 
 def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_path, restore_interval):
@@ -39,6 +43,7 @@ def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_pa
         assert controller.DEFAULT_DAEMON_INTERVAL_SECONDS == 5
         assert coordinator.backfill_waits_for_stages
         assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage
+        assert asset_backfill._backfill_is_stalled is stall_check_that_knows_what_was_held
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert concurrency.pool_config.default_pool_limit == 1
@@ -75,6 +80,7 @@ def test_the_daemon_reaches_the_backfill_iteration_through_the_module():
     """The stage wait replaces a module attribute: Dagster must still look it up there (an upgrade
     that imports it elsewhere would silently bypass it)."""
     assert "execute_asset_backfill_iteration_inner(" in inspect.getsource(asset_backfill.execute_asset_backfill_iteration)
+    assert "_backfill_is_stalled(" in inspect.getsource(asset_backfill.execute_asset_backfill_iteration)
 
 
 def _iteration(instance: dg.DagsterInstance, roots_requested: bool = True) -> list:
@@ -90,6 +96,7 @@ def _iteration(instance: dg.DagsterInstance, roots_requested: bool = True) -> li
 
 @pytest.fixture
 def dagsters_iteration_wants_a_run(monkeypatch):
+    monkeypatch.setattr(instance_module, "held_back", set())
     def wants_a_run(**kwargs):
         return asset_backfill.AssetBackfillIterationResult([dg.RunRequest(partition_key="2024-07-01")], None, ["r"])
 
@@ -113,8 +120,26 @@ def test_a_stage_goes_once_the_runs_of_its_backfill_have_ended(dagsters_iteratio
         assert len(_iteration(instance)) == 1
 
 
+def test_a_held_stage_is_not_stalled_when_its_last_run_ends_right_after_the_hold(dagsters_iteration_wants_a_run, monkeypatch):
+    """The last run of the backfill ends between the hold and Dagster's stall check: to that check
+    nothing moved and every run has ended, so it would mark the held stage failed."""
+    asked: list[str] = []
+    monkeypatch.setattr(instance_module, "DAGSTERS_STALL_CHECK", lambda *, backfill_id, **_: asked.append(backfill_id) or True)
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_run(DagsterRun(job_name="j", run_id="ours", status=DagsterRunStatus.STARTED, tags={BACKFILL_ID_TAG: "b1"}))
+        assert _iteration(instance) == []
+        assert stall_check_that_knows_what_was_held(backfill_id="b1", logger=None) is False
+        assert stall_check_that_knows_what_was_held(backfill_id="b2", logger=None) is True  # not held: Dagster's answer
+        assert asked == ["b2"]
+        instance.delete_run("ours")
+        assert len(_iteration(instance)) == 1  # the next iteration requests the stage...
+        assert stall_check_that_knows_what_was_held(backfill_id="b1", logger=None) is True  # ...and no longer shields it
+
+
 def test_dagsters_iteration_comes_back_when_the_setting_is_off(restore_interval):
     P114RunCoordinator(backfill_waits_for_stages=False)
     assert asset_backfill.execute_asset_backfill_iteration_inner is DAGSTERS_BACKFILL_ITERATION
+    assert asset_backfill._backfill_is_stalled is DAGSTERS_STALL_CHECK
     P114RunCoordinator()
     assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage
+    assert asset_backfill._backfill_is_stalled is stall_check_that_knows_what_was_held
