@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from p114_assets.core.s0142.layout import BPI_BLANK_MEANS, BPI_BP7_TWINS
+from p114_assets.core.s0142.lines import _fields  # None where not built: the numpy/pyarrow join
 
 SPI, SP7, BPH = 0, 1, 2
 _WHERE = {SPI: "a system period (after an SPI)", SP7: "a party period block (after BPH and SP7)"}
@@ -87,9 +88,14 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     """BPI and BP7 of the same unit and period in one row, with BP7's values where both exist; BPI
     rows with no BP7 keep their own values. Columns: BP7's fields, settlement_period, lead_party_id,
     bpi_bp7_mismatch, bpi_line_number, bp7_line_number, extra_fields."""
-    match = _match(bpi, bpi_period, bp7, bp7_period)
-    if match is None:  # a unit twice in a period: each BP7 row takes the first such BPI
-        match = _match_by_sort(bpi, bpi_period, bp7, bp7_period)
+    joined = native_join(bpi, bpi_period, bp7, bp7_period)
+    if joined is None:
+        match = _match(bpi, bpi_period, bp7, bp7_period)
+        if match is None:  # a unit twice in a period: each BP7 row takes the first such BPI
+            match = _match_by_sort(bpi, bpi_period, bp7, bp7_period)
+        differs = None
+    else:
+        match, differs = joined
     matched = match >= 0
     out = bp7.rename_columns(["bp7_line_number" if c == "line_number" else c for c in bp7.column_names])
     out = out.append_column("settlement_period", pa.array(bp7_period, pa.int64()))
@@ -97,7 +103,9 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     bpi_lines = np.where(matched, line_numbers(bpi)[np.maximum(match, 0)] if bpi.num_rows else 0, 0)
     out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
     index = np.maximum(match, 0)
-    out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, matched))
+    if differs is None:
+        differs = _differs(bp7, bpi, index, matched)
+    out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, differs))
     if bpi.column("extra_fields").null_count < bpi.num_rows:
         bpi_extra = pc.if_else(pa.array(matched), _gather(bpi.column("extra_fields"), index), pa.scalar(None, pa.string()))
         out = out.set_column(out.schema.get_field_index("extra_fields"), "extra_fields",
@@ -186,13 +194,13 @@ def _match_by_sort(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     return joined["row"].fill_null(-1).to_numpy().astype(np.int64)
 
 
-def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, matched: np.ndarray) -> pa.Array:
-    """Where BPI (its row `index` of each BP7 row, where `matched`) disagrees with its BP7 twin:
-    'column: BPI x, BP7 y; ...' (BPI_BLANK_MEANS: a blank BPI value stands for another column of the
-    row, e.g. the unit's own id as its trading unit). Numbers are compared in numpy, text in Arrow;
-    only the rows that differ are rendered."""
+def _differs(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, matched: np.ndarray) -> dict[str, np.ndarray]:
+    """Where BPI (its row `index` of each BP7 row, where `matched`) disagrees with its BP7 twin, a
+    bool mask a twin column that differs somewhere (BPI_BLANK_MEANS: a blank BPI value stands for
+    another column of the row, e.g. the unit's own id as its trading unit). Numbers are compared in
+    numpy, text in Arrow (native_join computes the same in one pass)."""
     if bpi.num_rows == 0 or not matched.any():
-        return pa.nulls(bp7.num_rows, pa.string())
+        return {}
     differs = {}
     for column in BPI_BP7_TWINS:
         actual = bp7.column(column)
@@ -211,6 +219,12 @@ def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, matched: np.ndarr
         unequal = pc.and_(pc.fill_null(unequal, False), pa.array(matched))
         if pc.any(unequal).as_py():
             differs[column] = unequal.to_numpy(zero_copy_only=False)
+    return differs
+
+
+def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, differs: dict[str, np.ndarray]) -> pa.Array:
+    """'column: BPI x, BP7 y; ...' where a twin differs (`differs`: _differs), else null; only the
+    rows that differ are rendered (a blank BPI value says what it stands for)."""
     if not differs:
         return pa.nulls(bp7.num_rows, pa.string())
     rows = np.flatnonzero(np.logical_or.reduce(list(differs.values())))
@@ -231,3 +245,59 @@ def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, matched: np.ndarr
     text = pl.DataFrame(parts).select(pl.concat_str(pl.all(), separator="; ", ignore_nulls=True)).to_series()
     full = pl.Series("m", [None] * bp7.num_rows, pl.String).scatter(rows, text)
     return full.to_arrow().cast(pa.string())
+
+
+_TWIN_KINDS = {pa.string(): "s", pa.float64(): "f"}
+
+
+def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table,
+                bp7_period: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:  # fmt: skip
+    """_match (or _match_by_sort) and _differs in one native pass (_fields.join): each BP7 row's
+    first BPI row of its period and unit (-1: none), and the twins that differ. None where the
+    native module is absent or a column is of a type it does not compare: the numpy/pyarrow forms
+    then do the same."""
+    if _fields is None:
+        return None
+    twins = []
+    for column in BPI_BP7_TWINS:
+        kind = _twin_kind(bpi.column(column).type)
+        if kind is None or bp7.column(column).type != bpi.column(column).type:
+            return None
+        blank = BPI_BLANK_MEANS.get(column)
+        if blank is not None and (kind != "s" or bp7.column(blank).type != pa.string()):
+            return None
+        twins.append((kind, _chunks(bpi.column(column)), _chunks(bp7.column(column)),
+                      _chunks(bp7.column(blank)) if blank else None))  # fmt: skip
+    units = bpi.column("bm_unit_id"), bp7.column("bm_unit_id")
+    if any(u.type != pa.string() for u in units):
+        return None
+    joined = _fields.join(np.ascontiguousarray(bpi_period, np.int64), _chunks(units[0]),
+                          np.ascontiguousarray(bp7_period, np.int64), _chunks(units[1]), twins, _MAX_SLOTS)  # fmt: skip
+    if joined is None:  # null units, or periods too far apart for direct addressing
+        return None
+    match, _, differ_bytes = joined
+    differs = {}
+    for column, found in zip(BPI_BP7_TWINS, differ_bytes):
+        mask = np.frombuffer(found, np.bool_)
+        if mask.any():
+            differs[column] = mask
+    return np.frombuffer(match, np.int64), differs
+
+
+_MAX_SLOTS = 50_000_000  # periods x units the native join addresses directly (as _match)
+
+
+def _twin_kind(arrow_type: pa.DataType) -> str | None:
+    if pa.types.is_decimal128(arrow_type) and arrow_type.precision <= 18:
+        return "d"
+    return _TWIN_KINDS.get(arrow_type)
+
+
+def _chunks(column: pa.ChunkedArray) -> list[tuple]:
+    """A column's chunks as _fields.join reads them: (validity, values, data, offset, length)."""
+    out = []
+    for chunk in column.chunks:
+        buffers = chunk.buffers()
+        validity = buffers[0] if chunk.null_count else None
+        out.append((validity, buffers[1], buffers[2] if len(buffers) > 2 else None, chunk.offset, len(chunk)))
+    return out
