@@ -179,3 +179,42 @@ def test_a_parse_without_the_native_join_gives_the_same_tables(small_market, mon
     general = parser.parse_bytes(raw, "S0142_20241002_SF_20241024160807.gz")
     for name, table in native.tables.items():
         assert table.num_rows and table.equals(general.tables[name]), name
+
+
+def _attach_both(markers: nesting.Markers, table: pa.Table, section: int):
+    """Markers.attach natively and in numpy: each a result or the NestingError's (reason, line)."""
+    outcomes = []
+    for native in (nesting._fields, None):
+        keep = nesting._fields
+        nesting._fields = native
+        try:
+            period, party = markers.attach(table, "XYZ", section)
+            outcomes.append((period.tolist(), party.tolist()))
+        except nesting.NestingError as exc:
+            outcomes.append((exc.reason, exc.line))
+        finally:
+            nesting._fields = keep
+    return outcomes
+
+
+MARKER = st.tuples(st.sampled_from(["SPI", "SP7", "BPH"]), st.integers(1, 48))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MARKER, max_size=12), st.lists(st.integers(1, 40), max_size=25), st.booleans(),
+       st.sampled_from([nesting.SPI, nesting.SP7]), st.lists(st.integers(0, 25), max_size=3))  # fmt: skip
+def test_records_are_placed_natively_as_numpy_places_them(markers_, record_lines, ordered, section, cuts):
+    """The marker in force at each record (its period and party), and the first record outside its
+    section named by line, whether the records come in line order or not, in any chunking."""
+    lines = {"SPI": [], "SP7": [], "BPH": []}
+    for place, (kind, period) in enumerate(markers_):
+        lines[kind].append((place * 3 + 2, period))
+    tables = {kind: pa.table({"line_number": pa.array([line for line, _ in rows], pa.int64()),
+                              "settlement_period": pa.array([p for _, p in rows], pa.int64()),
+                              "party_id": pa.array([f"P{line}" for line, _ in rows], pa.string())})
+              for kind, rows in lines.items()}  # fmt: skip
+    markers = nesting.Markers.build(tables["SPI"], tables["SP7"], tables["BPH"])
+    numbers = sorted(set(record_lines)) if ordered else record_lines
+    records = pa.table({"line_number": _chunked(numbers, pa.int64(), cuts)})
+    native, numpy_ = _attach_both(markers, records, section)
+    assert native == numpy_

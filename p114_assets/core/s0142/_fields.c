@@ -655,7 +655,8 @@ PyDoc_STRVAR(join_doc,
 "twins: (kind, bpi column, bp7 column, blank-means bp7 column or None); kind s (string), f (float64)\n"
 "or d (decimal128 of at most 18 digits). match: int64, each BP7 row's first BPI row of its period\n"
 "and unit, -1 where none; used: a byte a BPI row, 1 where a BP7 row took it; differs: a byte a BP7\n"
-"row for each twin, 1 where matched and unequal (a blank BPI value taken as the blank-means column).\n"
+"row for each twin, 1 where matched and unequal (a blank BPI value taken as the blank-means column),\n"
+"or None where the twin agrees on every row.\n"
 "None when the periods span more than max_slots (periods x units): the general join handles that.");
 
 static PyObject *join(PyObject *self, PyObject *args) {
@@ -671,7 +672,7 @@ static PyObject *join(PyObject *self, PyObject *args) {
     Py_ssize_t n_twins = 0;
     char *kinds = NULL;
     Units u = {0};
-    int64_t *table = NULL;
+    int32_t *table = NULL; /* rows fit int32: checked below */
     if (!PyList_Check(twins_obj)) {
         PyErr_SetString(PyExc_TypeError, "twins is a list");
         goto done;
@@ -719,27 +720,32 @@ static PyObject *join(PyObject *self, PyObject *args) {
     char *match_buf, *used_buf;
     if (!(match_obj = new_bytes(n_bp7 * 8, &match_buf, 0)) || !(used_obj = new_bytes(n_bpi, &used_buf, 1))) goto done;
     if (!(differs = PyList_New(n_twins))) goto done;
-    char **differ_bufs = (char **)PyMem_Calloc((size_t)n_twins + 1, sizeof(char *));
-    if (!differ_bufs) {
-        PyErr_NoMemory();
+    if (n_bpi >= INT32_MAX || n_bp7 >= INT32_MAX) { /* never an S0142 file: the general join */
+        result = Py_NewRef(Py_None);
         goto done;
     }
-    for (Py_ssize_t t = 0; t < n_twins; t++) {
-        PyObject *buf = new_bytes(n_bp7, &differ_bufs[t], 1);
-        if (!buf) {
-            PyMem_Free(differ_bufs);
-            goto done;
-        }
-        PyList_SET_ITEM(differs, t, buf);
+    /* zeroed pages from the system, touched only where a twin differs (rarely) */
+    char **differ_bufs = (char **)PyMem_Calloc((size_t)n_twins + 1, sizeof(char *));
+    int64_t *differ_counts = PyMem_Calloc((size_t)n_twins + 1, sizeof(int64_t));
+    int no_room = !differ_bufs || !differ_counts;
+    for (Py_ssize_t t = 0; !no_room && t < n_twins; t++) no_room = !(differ_bufs[t] = calloc((size_t)n_bp7 + 1, 1));
+    if (no_room) {
+        for (Py_ssize_t t = 0; differ_bufs && t < n_twins; t++) free(differ_bufs[t]);
+        PyMem_Free(differ_bufs);
+        PyMem_Free(differ_counts);
+        PyErr_NoMemory();
+        goto done;
     }
     u.slots = calloc(1024, 8); /* grown as units come */
     u.text = PyMem_Malloc((size_t)(n_bpi + 1) * sizeof(char *));
     u.length = PyMem_Malloc((size_t)(n_bpi + 1) * 4);
     u.mask = 1023;
-    int64_t *bpi_code = PyMem_Malloc((size_t)(n_bpi + 1) * 8);
+    int32_t *bpi_code = PyMem_Malloc((size_t)(n_bpi + 1) * 4);
     if (!u.slots || !u.text || !u.length || !bpi_code) {
         PyMem_Free(bpi_code);
+        for (Py_ssize_t t = 0; t < n_twins; t++) free(differ_bufs[t]);
         PyMem_Free(differ_bufs);
+        PyMem_Free(differ_counts);
         PyErr_NoMemory();
         goto done;
     }
@@ -751,17 +757,19 @@ static PyObject *join(PyObject *self, PyObject *args) {
         for (int64_t at = k->offset; at < k->offset + k->length; at++, r++) {
             int32_t n;
             const char *p = string_at(k, at, &n);
-            if ((bpi_code[r] = unit_code(&u, p, n, 1)) < 0) out_of_memory = 1;
+            int64_t code = unit_code(&u, p, n, 1);
+            if (code < 0) out_of_memory = 1;
+            bpi_code[r] = (int32_t)code;
         }
     }
     if (out_of_memory) too_wide = 1; /* no table: reported below */
     int64_t span = high - low + 1;
     if (n_bpi && (span <= 0 || (double)span * (double)u.n_codes > (double)max_slots)) too_wide = 1;
-    if (!too_wide) table = malloc((size_t)(n_bpi ? span * u.n_codes : 1) * 8);
+    if (!too_wide) table = malloc((size_t)(n_bpi ? span * u.n_codes : 1) * 4);
     if (table) {
-        memset(table, 0xff, (size_t)(n_bpi ? span * u.n_codes : 1) * 8); /* -1: no BPI */
+        memset(table, 0xff, (size_t)(n_bpi ? span * u.n_codes : 1) * 4); /* -1: no BPI */
         for (int64_t r = n_bpi - 1; r >= 0; r--) /* backwards: the first BPI of a period and unit stays */
-            table[(p_bpi[r] - low) * u.n_codes + bpi_code[r]] = r;
+            table[(p_bpi[r] - low) * u.n_codes + bpi_code[r]] = (int32_t)r;
         int64_t *match = (int64_t *)match_buf;
         for (Py_ssize_t i = 0, r = 0; i < bp7_units.n; i++) {
             const Chunk *k = &bp7_units.chunks[i];
@@ -777,7 +785,8 @@ static PyObject *join(PyObject *self, PyObject *args) {
         }
         /* BP7 rows in order of period: the BPI rows of one period are together, so a twin column's
          * reads of BPI stay in one period's rows (in cache) rather than sweeping the column per party */
-        int64_t *order = n_bpi > 0 ? malloc((size_t)(n_bp7 + 1) * 8) : NULL, *place = span > 0 ? calloc((size_t)span + 1, 8) : NULL;
+        int32_t *order = n_bpi > 0 ? malloc((size_t)(n_bp7 + 1) * 4) : NULL;
+        int64_t *place = span > 0 ? calloc((size_t)span + 1, 8) : NULL;
         uint8_t *bp7_chunk = chunk_of_rows(&bp7_units, n_bp7);
         int64_t n_order = 0;
         if (order && place) {
@@ -785,11 +794,11 @@ static PyObject *join(PyObject *self, PyObject *args) {
                 if (match[r] >= 0) place[p_bp7[r] - low + 1]++;
             for (int64_t p = 0; p < span; p++) place[p + 1] += place[p];
             for (int64_t r = 0; r < n_bp7; r++)
-                if (match[r] >= 0) order[place[p_bp7[r] - low]++] = r;
+                if (match[r] >= 0) order[place[p_bp7[r] - low]++] = (int32_t)r;
             n_order = place[span - 1];
         } else if (order) { /* no room to sort: file order */
             for (int64_t r = 0; r < n_bp7; r++)
-                if (match[r] >= 0) order[n_order++] = r;
+                if (match[r] >= 0) order[n_order++] = (int32_t)r;
         }
         for (Py_ssize_t t = 0; order && t < n_twins; t++) { /* a column at a time */
             Twin twin = {kinds[t], &views[3 * t], &views[3 * t + 1], views[3 * t + 2].chunks ? &views[3 * t + 2] : NULL,
@@ -807,7 +816,10 @@ static PyObject *join(PyObject *self, PyObject *args) {
                     __builtin_prefetch(y->values + e2 * size);
                 }
                 int64_t r = order[k];
-                if (twin_differs(&twin, match[r], r)) differ_bufs[t][r] = 1;
+                if (twin_differs(&twin, match[r], r)) {
+                    differ_bufs[t][r] = 1;
+                    differ_counts[t]++;
+                }
             }
         }
         if (!order && n_bpi > 0) out_of_memory = 1;
@@ -818,7 +830,14 @@ static PyObject *join(PyObject *self, PyObject *args) {
     free(bpi_chunk);
     Py_END_ALLOW_THREADS
     PyMem_Free(bpi_code);
+    for (Py_ssize_t t = 0; t < n_twins && !out_of_memory; t++) { /* None: the twin agrees on every row */
+        PyObject *found = differ_counts[t] ? PyBytes_FromStringAndSize(differ_bufs[t], n_bp7) : Py_NewRef(Py_None);
+        if (!found) out_of_memory = 1;
+        else PyList_SET_ITEM(differs, t, found);
+    }
+    for (Py_ssize_t t = 0; t < n_twins; t++) free(differ_bufs[t]);
     PyMem_Free(differ_bufs);
+    PyMem_Free(differ_counts);
     if (out_of_memory) {
         PyErr_NoMemory();
         goto done;
@@ -852,11 +871,113 @@ done:
     return result;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * Nesting by order (nesting.Markers.attach): the marker line in force at each record line. */
+
+PyDoc_STRVAR(attach_doc,
+"attach(lines, sections, periods, parties, records, section, want_party) -> (period, party, wrong)\n\n"
+"For each record line (records: chunks (int64 values, offset, length)), the last marker whose line\n"
+"is at or before it (lines: sorted int64; sections: int8; periods, parties: int64 a marker): its\n"
+"period and party (int64 bytes; party None unless want_party). wrong: the first record with no\n"
+"marker above it, under a marker of another section, or (section 1, a party period) with no party;\n"
+"-1 when there is none.");
+
+static PyObject *attach(PyObject *self, PyObject *args) {
+    Py_buffer lines, sections, periods, parties;
+    PyObject *records;
+    int section, want_party;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*Oip", &lines, &sections, &periods, &parties, &records, &section, &want_party))
+        return NULL;
+    PyObject *result = NULL, *period_obj = NULL, *party_obj = NULL;
+    Py_ssize_t n_markers = lines.len / 8, n_chunks = 0;
+    Py_buffer *views = NULL;
+    if (sections.len != n_markers || periods.len != n_markers * 8 || parties.len != n_markers * 8 ||
+        !PyList_Check(records)) {
+        PyErr_SetString(PyExc_ValueError, "markers differ in length, or records is not a list");
+        goto done;
+    }
+    n_chunks = PyList_GET_SIZE(records);
+    views = PyMem_Calloc((size_t)n_chunks + 1, sizeof(Py_buffer));
+    long long *offsets = PyMem_Calloc((size_t)n_chunks + 1, sizeof(long long) * 2);
+    if (!views || !offsets) {
+        PyMem_Free(offsets);
+        PyErr_NoMemory();
+        goto done;
+    }
+    int64_t rows = 0;
+    Py_ssize_t got = 0;
+    for (; got < n_chunks; got++) {
+        PyObject *buffer;
+        long long offset, length;
+        if (!PyArg_ParseTuple(PyList_GET_ITEM(records, got), "OLL", &buffer, &offset, &length)) break;
+        if (PyObject_GetBuffer(buffer, &views[got], PyBUF_SIMPLE) < 0) break;
+        if (offset < 0 || length < 0 || views[got].len < (offset + length) * 8) {
+            PyBuffer_Release(&views[got]);
+            PyErr_SetString(PyExc_ValueError, "a chunk's buffer is shorter than its rows");
+            break;
+        }
+        offsets[2 * got] = offset, offsets[2 * got + 1] = length;
+        rows += length;
+    }
+    if (got < n_chunks) {
+        n_chunks = got;
+        PyMem_Free(offsets);
+        goto done;
+    }
+    char *period_buf, *party_buf = NULL;
+    if (!(period_obj = new_bytes(rows * 8, &period_buf, 0)) || (want_party && !(party_obj = new_bytes(rows * 8, &party_buf, 0)))) {
+        PyMem_Free(offsets);
+        goto done;
+    }
+    int64_t wrong = -1;
+    Py_BEGIN_ALLOW_THREADS
+    const int64_t *m = lines.buf, *mp = periods.buf, *mq = parties.buf;
+    const int8_t *ms = sections.buf;
+    int64_t *period = (int64_t *)period_buf, *party = (int64_t *)party_buf;
+    Py_ssize_t j = -1; /* the marker in force */
+    int64_t previous = INT64_MIN, r = 0;
+    for (Py_ssize_t c = 0; c < n_chunks; c++) {
+        const int64_t *x = (const int64_t *)views[c].buf + offsets[2 * c];
+        for (int64_t i = 0; i < offsets[2 * c + 1]; i++, r++) {
+            int64_t line = x[i];
+            if (line < previous) { /* out of order: search again from the start */
+                Py_ssize_t lo = 0, hi = n_markers;
+                while (lo < hi) {
+                    Py_ssize_t mid = (lo + hi) / 2;
+                    if (m[mid] <= line) lo = mid + 1;
+                    else hi = mid;
+                }
+                j = lo - 1;
+            }
+            while (j + 1 < n_markers && m[j + 1] <= line) j++;
+            previous = line;
+            int bad = j < 0 || ms[j] != section || (section == 1 && mq[j] < 0);
+            if (bad && wrong < 0) wrong = r;
+            period[r] = j < 0 ? 0 : mp[j];
+            if (party) party[r] = j < 0 ? -1 : mq[j];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(offsets);
+    result = Py_BuildValue("(OOL)", period_obj, party_obj ? party_obj : Py_None, (long long)wrong);
+done:
+    for (Py_ssize_t c = 0; c < n_chunks; c++) PyBuffer_Release(&views[c]);
+    PyMem_Free(views);
+    Py_XDECREF(period_obj);
+    Py_XDECREF(party_obj);
+    PyBuffer_Release(&lines);
+    PyBuffer_Release(&sections);
+    PyBuffer_Release(&periods);
+    PyBuffer_Release(&parties);
+    return result;
+}
+
 static PyMethodDef methods[] = {{"columns", columns, METH_VARARGS, columns_doc},
                                 {"index", index_lines, METH_VARARGS, index_doc},
                                 {"checksum", checksum, METH_VARARGS, checksum_doc},
                                 {"tally", tally, METH_VARARGS, tally_doc},
                                 {"join", join, METH_VARARGS, join_doc},
+                                {"attach", attach, METH_VARARGS, attach_doc},
                                 {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_fields",

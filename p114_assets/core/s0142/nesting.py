@@ -53,12 +53,21 @@ class Markers:
         lines, section, period, party_of = lines[order], section[order], period[order], party_of[order]
         setter = np.where(section != SP7, np.arange(lines.size), -1)  # SPI and BPH set (or clear) the party
         last_setter = np.maximum.accumulate(setter) if setter.size else setter
-        party = np.where(last_setter >= 0, party_of[np.maximum(last_setter, 0)], -1)
-        return cls(lines, section, period, party, bph.column("party_id").combine_chunks())
+        party = np.where(last_setter >= 0, party_of[np.maximum(last_setter, 0)], -1).astype(np.int64)
+        return cls(lines.astype(np.int64), section, period, party, bph.column("party_id").combine_chunks())
 
     def attach(self, table: pa.Table, record_id: str, section: int) -> tuple[np.ndarray, np.ndarray]:
         """The period and party index of each record, insisting it sits in the right section."""
+        if _fields is not None:  # one merge of the sorted line numbers, chunk by chunk (no copy of them)
+            column = table.column("line_number")
+            chunks = [(chunk.buffers()[1], chunk.offset, len(chunk)) for chunk in column.chunks]
+            period, party, wrong = _fields.attach(self.lines, self.section, self.period, self.party, chunks, section, True)
+            if wrong >= 0:
+                raise NestingError(f"{record_id} record is not inside {_WHERE[section]}", column[wrong].as_py())
+            return np.frombuffer(period, np.int64), np.frombuffer(party, np.int64)
         numbers = line_numbers(table)
+        if not self.lines.size and numbers.size:  # no marker at all: the first record is outside
+            raise NestingError(f"{record_id} record is not inside {_WHERE[section]}", int(numbers[0]))
         position = np.searchsorted(self.lines, numbers, side="right") - 1
         wrong = (position < 0) | (self.section[np.maximum(position, 0)] != section)
         if section == SP7:  # a party period block needs its party
@@ -278,9 +287,8 @@ def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table,
     match, _, differ_bytes = joined
     differs = {}
     for column, found in zip(BPI_BP7_TWINS, differ_bytes):
-        mask = np.frombuffer(found, np.bool_)
-        if mask.any():
-            differs[column] = mask
+        if found is not None:  # None: the twin agrees on every row
+            differs[column] = np.frombuffer(found, np.bool_)
     return np.frombuffer(match, np.int64), differs
 
 
