@@ -109,9 +109,9 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     out = bp7.rename_columns(["bp7_line_number" if c == "line_number" else c for c in bp7.column_names])
     out = out.append_column("settlement_period", pa.array(bp7_period, pa.int64()))
     out = out.append_column("lead_party_id", lead_party)
-    bpi_lines = np.where(matched, line_numbers(bpi)[np.maximum(match, 0)] if bpi.num_rows else 0, 0)
-    out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
     index = np.maximum(match, 0)
+    bpi_lines = line_numbers(bpi)[index] if bpi.num_rows else np.zeros(len(match), np.int64)  # masked where unmatched
+    out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
     if differs is None:
         differs = _differs(bp7, bpi, index, matched)
     out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, differs))
