@@ -218,3 +218,23 @@ def test_records_are_placed_natively_as_numpy_places_them(markers_, record_lines
     records = pa.table({"line_number": _chunked(numbers, pa.int64(), cuts)})
     native, numpy_ = _attach_both(markers, records, section)
     assert native == numpy_
+
+
+def test_a_real_sized_join_compares_its_twins_in_two_threads_as_the_general_join_does():
+    """Past 4,096 matched rows the twin columns are split between two threads: the same result."""
+    rng = np.random.default_rng(5)
+    raws = lambda n: rng.integers(-1, 10, (n, len(BPI_BP7_TWINS))).tolist()  # noqa: E731
+    bpi_rows = [(p, u, *(None if v < 0 else v for v in vals)) for (p, u), vals in
+                zip([(p, u) for p in range(1, 9) for u in range(700)], raws(5600))]  # fmt: skip
+    order = rng.permutation(len(bpi_rows))
+    bp7_rows = [(bpi_rows[i][0], bpi_rows[i][1], *(None if v < 0 else v for v in vals))
+                for i, vals in zip(order[:5000], raws(5000))]  # fmt: skip
+    bpi, bpi_period = _table(bpi_rows, [1000, 3333], 10)
+    bp7, bp7_period = _table(bp7_rows, [77, 4000], 11)
+    match, differs = nesting.native_join(bpi, bpi_period, bp7, bp7_period)
+    expected_match, expected_differs = _general(bpi, bpi_period, bp7, bp7_period)
+    assert np.array_equal(match, expected_match) and (match >= 0).all()
+    assert differs.keys() == expected_differs.keys() == set(BPI_BP7_TWINS)
+    for column, mask in differs.items():
+        assert np.array_equal(mask, expected_differs[column]), column
+    _same_table(bpi, bpi_period, bp7, bp7_period)

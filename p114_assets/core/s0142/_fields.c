@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,6 +641,39 @@ static inline int twin_differs(const Twin *t, int64_t row, int64_t r) {
 
 #define PREFETCH 16 /* rows */
 
+typedef struct { /* the twins first, first + 2, ... compared for the BP7 rows in `order` */
+    const Twin *twins;
+    Py_ssize_t n_twins, first;
+    const int32_t *order;
+    int64_t n_order;
+    const int64_t *match;
+    char **differs;
+    int64_t *counts;
+} Comparison;
+
+static void *compare_twins(void *arg) {
+    const Comparison *c = arg;
+    for (Py_ssize_t t = c->first; t < c->n_twins; t += 2) { /* a column at a time */
+        const Twin *twin = &c->twins[t];
+        int size = twin->kind == 's' ? 4 : twin->kind == 'f' ? 8 : 16; /* of a value, or a string's offset */
+        for (int64_t k = 0; k < c->n_order; k++) {
+            if (k + PREFETCH < c->n_order) { /* the reads a few rows ahead, so that their misses overlap */
+                int64_t r2 = c->order[k + PREFETCH], a2, e2;
+                const Chunk *x = row_at(twin->bp7, twin->bp7_chunk, r2, &a2);
+                const Chunk *y = row_at(twin->bpi, twin->bpi_chunk, c->match[r2], &e2);
+                __builtin_prefetch(x->values + a2 * size);
+                __builtin_prefetch(y->values + e2 * size);
+            }
+            int64_t r = c->order[k];
+            if (twin_differs(twin, c->match[r], r)) {
+                c->differs[t][r] = 1;
+                c->counts[t]++;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* Each row's chunk, for columns of up to 256 chunks (else NULL: rows are located by a search) */
 static uint8_t *chunk_of_rows(const ColumnView *c, int64_t rows) {
     if (c->n > 256) return NULL;
@@ -801,28 +835,29 @@ static PyObject *join(PyObject *self, PyObject *args) {
             for (int64_t r = 0; r < n_bp7; r++)
                 if (match[r] >= 0) order[n_order++] = (int32_t)r;
         }
-        for (Py_ssize_t t = 0; order && t < n_twins; t++) { /* a column at a time */
-            Twin twin = {kinds[t], &views[3 * t], &views[3 * t + 1], views[3 * t + 2].chunks ? &views[3 * t + 2] : NULL,
-                         NULL, NULL, NULL};
-            twin.bpi_chunk = bpi_chunk && aligned(twin.bpi, &bpi_units) ? bpi_chunk : NULL;
-            twin.bp7_chunk = bp7_chunk && aligned(twin.bp7, &bp7_units) ? bp7_chunk : NULL;
-            twin.blank_chunk = bp7_chunk && twin.blank && aligned(twin.blank, &bp7_units) ? bp7_chunk : NULL;
-            int size = twin.kind == 's' ? 4 : twin.kind == 'f' ? 8 : 16; /* of a value, or a string's offset */
-            for (int64_t k = 0; k < n_order; k++) {
-                if (k + PREFETCH < n_order) { /* the reads a few rows ahead, so that their misses overlap */
-                    int64_t r2 = order[k + PREFETCH], a2, e2;
-                    const Chunk *x = row_at(twin.bp7, twin.bp7_chunk, r2, &a2);
-                    const Chunk *y = row_at(twin.bpi, twin.bpi_chunk, match[r2], &e2);
-                    __builtin_prefetch(x->values + a2 * size);
-                    __builtin_prefetch(y->values + e2 * size);
-                }
-                int64_t r = order[k];
-                if (twin_differs(&twin, match[r], r)) {
-                    differ_bufs[t][r] = 1;
-                    differ_counts[t]++;
-                }
-            }
+        Twin *twins = order ? calloc((size_t)n_twins + 1, sizeof(Twin)) : NULL;
+        for (Py_ssize_t t = 0; twins && t < n_twins; t++) {
+            Twin *twin = &twins[t];
+            *twin = (Twin){kinds[t], &views[3 * t], &views[3 * t + 1], views[3 * t + 2].chunks ? &views[3 * t + 2] : NULL,
+                           NULL, NULL, NULL};
+            twin->bpi_chunk = bpi_chunk && aligned(twin->bpi, &bpi_units) ? bpi_chunk : NULL;
+            twin->bp7_chunk = bp7_chunk && aligned(twin->bp7, &bp7_units) ? bp7_chunk : NULL;
+            twin->blank_chunk = bp7_chunk && twin->blank && aligned(twin->blank, &bp7_units) ? bp7_chunk : NULL;
         }
+        if (twins) {
+            /* the twin columns two ways: every other one in a second thread (the other core is
+             * mostly idle by now: the join is the last step of a parse) */
+            Comparison odd = {twins, n_twins, 1, order, n_order, match, differ_bufs, differ_counts};
+            Comparison even = odd;
+            even.first = 0;
+            pthread_t helper;
+            int helped = n_twins > 1 && n_order >= 4096 && pthread_create(&helper, NULL, compare_twins, &odd) == 0;
+            compare_twins(&even);
+            if (helped) pthread_join(helper, NULL);
+            else compare_twins(&odd);
+        }
+        if (order && !twins) out_of_memory = 1;
+        free(twins);
         if (!order && n_bpi > 0) out_of_memory = 1;
         free(order);
         free(place);
