@@ -293,9 +293,9 @@ done:
  * The line index of a piece (lines.py): where each line starts and ends, and its record code. */
 
 PyDoc_STRVAR(index_doc,
-"index(text, skip) -> (starts, ends, nexts, codes): bytes of int64, int64, int64 and uint32\n\n"
-"Lines.index natively: each line's start (the first at `skip`), its end without LF or CRLF, where\n"
-"the next line starts, and its first four bytes as a big-endian word (0 for a line shorter).");
+"index(text, skip) -> (starts, ends, codes): bytes of int64, int64 and uint32\n\n"
+"Lines.index natively: each line's start (the first at `skip`), its end without LF or CRLF, and its\n"
+"first four bytes as a big-endian word (0 for a line shorter).");
 
 static PyObject *index_lines(PyObject *self, PyObject *args) {
     Py_buffer text;
@@ -305,12 +305,12 @@ static PyObject *index_lines(PyObject *self, PyObject *args) {
     Py_ssize_t size = text.len, n = 0;
     for (const char *p = t, *e = t + size; p < e && (p = memchr(p, '\n', (size_t)(e - p))); p++) n++;
     if (size > skip && t[size - 1] != '\n') n++; /* a last line with no LF */
-    PyObject *result = NULL, *objs[4] = {NULL, NULL, NULL, NULL};
-    char *bufs[4];
-    for (int i = 0; i < 4; i++)
-        if (!(objs[i] = new_bytes(n * (i == 3 ? 4 : 8), &bufs[i], 0))) goto done;
-    int64_t *starts = (int64_t *)bufs[0], *ends = (int64_t *)bufs[1], *nexts = (int64_t *)bufs[2];
-    uint32_t *codes = (uint32_t *)bufs[3];
+    PyObject *result = NULL, *objs[3] = {NULL, NULL, NULL};
+    char *bufs[3];
+    for (int i = 0; i < 3; i++)
+        if (!(objs[i] = new_bytes(n * (i == 2 ? 4 : 8), &bufs[i], 0))) goto done;
+    int64_t *starts = (int64_t *)bufs[0], *ends = (int64_t *)bufs[1];
+    uint32_t *codes = (uint32_t *)bufs[2];
     Py_BEGIN_ALLOW_THREADS
     int64_t start = skip;
     const char *p = t, *e = t + size;
@@ -318,7 +318,6 @@ static PyObject *index_lines(PyObject *self, PyObject *args) {
         const char *nl = p < e ? memchr(p, '\n', (size_t)(e - p)) : NULL;
         int64_t end = nl ? nl - t : size;
         starts[i] = start;
-        nexts[i] = end + 1 < size ? end + 1 : size;
         if (end > start && t[end - 1] == '\r') end--;
         ends[i] = end;
         if (end - start >= 4) {
@@ -331,9 +330,9 @@ static PyObject *index_lines(PyObject *self, PyObject *args) {
         start = p - t;
     }
     Py_END_ALLOW_THREADS
-    result = PyTuple_Pack(4, objs[0], objs[1], objs[2], objs[3]);
+    result = PyTuple_Pack(3, objs[0], objs[1], objs[2]);
 done:
-    for (int i = 0; i < 4; i++) Py_XDECREF(objs[i]);
+    for (int i = 0; i < 3; i++) Py_XDECREF(objs[i]);
     PyBuffer_Release(&text);
     return result;
 }

@@ -42,16 +42,16 @@ class Lines:
     first_line: int
     starts: np.ndarray  # int64 byte offset of each line in the piece
     ends: np.ndarray  # int64 offset just past its last character, line end (LF, CRLF) excluded
-    nexts: np.ndarray  # int64 offset of the next line (the end of this one, line end included)
     codes: np.ndarray  # uint32 record code (record_code) of each line; BLANK for short lines
+    _nexts: np.ndarray | None = None  # see `nexts`; made only when asked for (rarely)
 
     @classmethod
     def index(cls, text: bytes | memoryview, first_line: int, skip: int = 0) -> "Lines":
         """Index a piece. `skip` bytes at its start (a byte-order mark) belong to no line."""
         if _fields is not None:  # one native pass; the numpy form below is its reference
-            starts, ends, nexts, codes = _fields.index(text, skip)
-            return cls(text, first_line, *(np.frombuffer(b, t) for b, t in
-                                           ((starts, np.int64), (ends, np.int64), (nexts, np.int64), (codes, np.uint32))))
+            starts, ends, codes = _fields.index(text, skip)
+            return cls(text, first_line, np.frombuffer(starts, np.int64), np.frombuffer(ends, np.int64),
+                       np.frombuffer(codes, np.uint32))  # fmt: skip
         return cls.index_numpy(text, first_line, skip)
 
     @classmethod
@@ -72,7 +72,15 @@ class Lines:
                 words = np.ndarray(shape=(size - 3,), dtype=">u4", buffer=text, strides=(1,))
                 codes = words[np.minimum(starts, size - 4)].astype(np.uint32)
                 codes[ends - starts < 4] = BLANK
-        return cls(text, first_line, starts, ends, nexts, codes)
+        return cls(text, first_line, starts, ends, codes, nexts)
+
+    @property
+    def nexts(self) -> np.ndarray:
+        """int64 offset of the next line (the end of each line, line end included): the next line's
+        start, and the piece's end for the last line (derived, not stored: a fifth less index)."""
+        if self._nexts is None:
+            self._nexts = np.append(self.starts[1:], np.int64(len(self.text))) if self.count else self.starts.copy()
+        return self._nexts
 
     @property
     def count(self) -> int:
