@@ -80,20 +80,22 @@ class Markers:
         return self.parties.take(pa.array(index, mask=index < 0))
 
 
-def attach_unit(bo4: pa.Table, bpi: pa.Table, markers: Markers) -> pa.Array:
-    """The BM unit of each BO4: the BPI above it, with no marker (a new period or party) between."""
-    bo4_lines, bpi_lines = line_numbers(bo4), line_numbers(bpi)
+def attach_unit(bo4: pa.Table, bpi: pa.Table, markers: Markers, bpi_lines: np.ndarray | None = None) -> pa.ChunkedArray:
+    """The BM unit of each BO4: the BPI above it, with no marker (a new period or party) between.
+    (`bpi_lines`: line_numbers(bpi), when the caller has them.)"""
+    bo4_lines = line_numbers(bo4)
+    bpi_lines = line_numbers(bpi) if bpi_lines is None else bpi_lines
     unit = np.searchsorted(bpi_lines, bo4_lines, side="right") - 1
     marker = np.searchsorted(markers.lines, bo4_lines, side="right") - 1
     above = bpi_lines[np.maximum(unit, 0)] if bpi_lines.size else np.zeros(bo4_lines.size, np.int64)
     orphan = (unit < 0) | ((marker >= 0) & (markers.lines[np.maximum(marker, 0)] > above))
     if orphan.any():
         raise NestingError("BO4 record is not under a BPI of its period", int(bo4_lines[np.argmax(orphan)]))
-    return bpi.column("bm_unit_id").combine_chunks().take(pa.array(unit))
+    return bpi.column("bm_unit_id").take(pa.array(unit))  # from the chunks: the few BO4 units, not every BPI's
 
 
 def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.ndarray,
-                   lead_party: pa.Array) -> pa.Table:  # fmt: skip
+                   lead_party: pa.Array, bpi_lines: np.ndarray | None = None) -> pa.Table:  # fmt: skip
     """BPI and BP7 of the same unit and period in one row, with BP7's values where both exist; BPI
     rows with no BP7 keep their own values. Columns: BP7's fields, settlement_period, lead_party_id,
     bpi_bp7_mismatch, bpi_line_number, bp7_line_number, extra_fields."""
@@ -110,8 +112,9 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     out = out.append_column("settlement_period", pa.array(bp7_period, pa.int64()))
     out = out.append_column("lead_party_id", lead_party)
     index = np.maximum(match, 0)
-    bpi_lines = line_numbers(bpi)[index] if bpi.num_rows else np.zeros(len(match), np.int64)  # masked where unmatched
-    out = out.append_column("bpi_line_number", pa.array(bpi_lines, pa.int64(), mask=~matched))
+    bpi_lines = line_numbers(bpi) if bpi_lines is None else bpi_lines
+    taken = bpi_lines[index] if bpi.num_rows else np.zeros(len(match), np.int64)  # masked where unmatched
+    out = out.append_column("bpi_line_number", pa.array(taken, pa.int64(), mask=~matched))
     if differs is None:
         differs = _differs(bp7, bpi, index, matched)
     out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, differs))

@@ -360,15 +360,17 @@ def _tables(records: dict[str, pa.Table], header: S0142Header) -> dict[str, pa.T
 
     bpi_period, _ = markers.attach(records["BPI"], "BPI", nesting.SPI)
     bp7_period, bp7_party = markers.attach(records["BP7"], "BP7", nesting.SP7)
+    bpi_lines = nesting.line_numbers(records["BPI"])  # once, for the join and the BO4 units
 
     def bm_unit_period() -> pa.Table:
-        bm = nesting.bm_unit_period(records["BPI"], bpi_period, records["BP7"], bp7_period, markers.party_ids(bp7_party))
+        bm = nesting.bm_unit_period(records["BPI"], bpi_period, records["BP7"], bp7_period, markers.party_ids(bp7_party),
+                                    bpi_lines)  # fmt: skip
         return _with_file_columns({name: bm.column(name) for name in bm.column_names}, header, "bm_unit_period")
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="p114-join") as pool:
         joined = pool.submit(bm_unit_period) if JOIN_IN_THREAD else None
         bo4 = columns("BO4", nesting.SPI)
-        bo4["bm_unit_id"] = nesting.attach_unit(records["BO4"], records["BPI"], markers)
+        bo4["bm_unit_id"] = nesting.attach_unit(records["BO4"], records["BPI"], markers, bpi_lines)
         tables = {
             "system_period": {name: records["SPI"].column(name) for name in records["SPI"].column_names},
             "market_index": columns("MD1", nesting.SPI),
