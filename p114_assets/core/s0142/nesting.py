@@ -3,6 +3,10 @@
 An S0142 file is flat; a record's context is whatever marker record (SPI, SP7, BPH, BPI) came last
 above it. With the markers' line numbers sorted, a binary search of each record's line number finds
 it: numpy over arrays, no join and no Python loop per record.
+
+Where the native module is built (_fields.c), Markers.attach is one merge of the sorted line numbers
+and the BPI/BP7 join one pass (native_join); the numpy/pyarrow forms here are their fallback and
+reference (test_parser_join.py holds them to each other).
 """
 
 from __future__ import annotations
