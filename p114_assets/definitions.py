@@ -8,6 +8,7 @@ import dagster as dg
 
 from p114_assets.defs.alerts import definitions as alerts
 from p114_assets.defs.automation import automation_sensor
+from p114_assets.defs.executor import executor
 from p114_assets.defs.market import definitions as market
 from p114_assets.defs.marts import definitions as marts
 from p114_assets.defs.resources import resources_from_env
@@ -15,12 +16,11 @@ from p114_assets.defs.settlement import definitions as settlement
 
 # Domain modules, not their Definitions objects, are imported: Dagster loads the one Definitions
 # object found at this module's top level.
-# Every run executes its steps one after another in the run's own process: a process per step cost
-# seconds each, and DuckDB takes one writer at a time anyway (the `warehouse` pool still serializes
-# the writers of different runs).
+# Every run executes its steps one after another in the run's own process (defs/executor.py); the
+# `warehouse` pool serializes the writers of different runs.
 defs = dg.Definitions.merge(
     settlement.defs, marts.defs, market.defs, alerts.defs,
-    dg.Definitions(sensors=[automation_sensor()], resources=resources_from_env(), executor=dg.in_process_executor),
+    dg.Definitions(sensors=[automation_sensor()], resources=resources_from_env(), executor=executor),
 )
 
 ASSETS = list(defs.assets)

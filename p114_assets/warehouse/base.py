@@ -4,7 +4,7 @@ switching DuckDB for BigQuery is a resource change, never an asset change."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -18,12 +18,17 @@ class Warehouse(dg.ConfigurableResource):
     BigQueryWarehouse (production)."""
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
-                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
+                          status: pa.Table | None = None, after_largest: Callable[[], None] | None = None,
+                          release: bool = False) -> dict[str, int]:  # fmt: skip
         """Replace the rows of one (settlement date, run type) in every given raw table, atomically:
         afterwards each table holds exactly the given rows for that partition, and if anything
         fails no table has changed. Returns rows written per table. With `status` (the partition's
         partition_status row, version 'loaded': a load that passed its checks), in the same
-        transaction the row replaces the partition's status rows and its quarantined rows go."""
+        transaction the row replaces the partition's status rows and its quarantined rows go.
+        `after_largest` is called once the largest table is written (or staged): the write's memory
+        peak is then behind, and the caller may start work of its own (the next partition's parse).
+        `release`: the caller hands the rows over (`tables` must be a dict, which is emptied), so the
+        warehouse may free each table as soon as it is written (DuckDB does) rather than on return."""
         raise NotImplementedError
 
     def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:

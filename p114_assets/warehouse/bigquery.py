@@ -20,7 +20,7 @@ import datetime as dt
 import decimal
 import io
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -229,15 +229,21 @@ class BigQueryWarehouse(Warehouse):
                 f"INSERT INTO {self._ref(PARTITION_STATUS.name)} SELECT * FROM `{staging}`"]  # fmt: skip
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
-                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
-        tables = stored.stored_rows(tables)
+                          status: pa.Table | None = None, after_largest: Callable[[], None] | None = None,
+                          release: bool = False) -> dict[str, int]:  # fmt: skip
+        given, tables = tables, stored.stored_rows(tables)
+        if release:  # the caller hands its rows over: only `tables` holds them from here
+            given.clear()  # type: ignore[attr-defined]
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
         with self.bigquery.get_client() as client:
             self.ensure_tables(client, [*tables, stored.LOADED_RUNS, stored.DAILY, *checked])
             staged: dict[str, str] = {}
             try:
-                for name, rows in tables.items():
+                for name, rows in sorted(tables.items(), key=lambda item: -item[1].num_rows):  # the largest first
                     staged[name] = self._stage(client, name, rows)
+                    if after_largest is not None:
+                        after_largest()
+                        after_largest = None
                 statements = []
                 for name in tables:
                     statements += self._put_statements(name, staged[name], settlement_date, run_type)

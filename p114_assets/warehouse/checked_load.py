@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -73,10 +74,16 @@ def status_row(header: S0142Header, settlement_date: dt.date, run_type: str, out
 
 
 def load_partition(warehouse: Warehouse, tables: dict[str, pa.Table], header: S0142Header, settlement_date: dt.date,
-                   run_type: str, min_row_ratio: float = partition_checks.DEFAULT_MIN_ROW_RATIO) -> PartitionLoad:  # fmt: skip
-    """Check a parsed partition, then load it if it passes every blocking check, else quarantine it."""
+                   run_type: str, min_row_ratio: float = partition_checks.DEFAULT_MIN_ROW_RATIO,
+                   after_peak: Callable[[], None] | None = None, release: bool = False) -> PartitionLoad:  # fmt: skip
+    """Check a parsed partition, then load it if it passes every blocking check, else quarantine it.
+    `after_peak` is called once, when the memory this takes has peaked: after the largest table is
+    written (Warehouse.replace_partition's `after_largest`), or after a quarantine. `release`: the
+    caller hands `tables` over (emptied here), so each table's memory goes once it is written."""
     started = time.perf_counter()
     staged = stored.stored_rows(tables)
+    if release:
+        tables.clear()
     frames = {name: pl.from_arrow(rows) for name, rows in staged.items()}
     previous = previous_rows(warehouse, settlement_date, run_type)
     outcomes = partition_checks.partition_outcomes(frames, settlement_date, previous, min_row_ratio)
@@ -87,6 +94,8 @@ def load_partition(warehouse: Warehouse, tables: dict[str, pa.Table], header: S0
     checked = time.perf_counter()
     if failed:
         warehouse.quarantine_partition(staged, settlement_date, run_type, status)
+        if after_peak is not None:
+            after_peak()
     else:
-        warehouse.replace_partition(staged, settlement_date, run_type, status=status)
+        warehouse.replace_partition(staged, settlement_date, run_type, status=status, after_largest=after_peak, release=release)
     return PartitionLoad(outcomes, not failed, rows, failed, checked - started, time.perf_counter() - checked)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -244,23 +244,33 @@ class DuckDBWarehouse(Warehouse):
         con.unregister("status_row")
 
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
-                          status: pa.Table | None = None) -> dict[str, int]:  # fmt: skip
+                          status: pa.Table | None = None, after_largest: Callable[[], None] | None = None,
+                          release: bool = False) -> dict[str, int]:  # fmt: skip
+        given, tables = tables, stored.stored_rows(tables)
+        names = list(tables)
+        if release:  # the caller hands its rows over: only `tables` holds them from here
+            given.clear()  # type: ignore[attr-defined]
+        loaded = stored.loaded_run(tables["bm_unit_period"]) if "bm_unit_period" in tables else None
+        checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in names)] if status is not None else []
         written: dict[str, int] = {}
-        tables = stored.stored_rows(tables)
-        checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
-        with self._transaction([*tables, stored.LOADED_RUNS, stored.DAILY, *checked]) as con:
-            for name, table in tables.items():
+        with self._transaction([*names, stored.LOADED_RUNS, stored.DAILY, *checked]) as con:
+            for name in sorted(names, key=lambda n: -tables[n].num_rows):  # the largest, and the peak, first
+                table = tables.pop(name) if release else tables[name]
                 self._put_rows(con, name, table, settlement_date, run_type)
                 written[name] = table.num_rows
+                del table  # released: this table's memory goes now, not at the commit
+                if after_largest is not None:
+                    after_largest()
+                    after_largest = None
+            written = {name: written[name] for name in names}  # in the caller's order
             if status is not None:  # a checked load: its status, and no quarantined version any more
-                for name in tables:
+                for name in names:
                     con.execute(f'DELETE FROM {SCHEMA}."{name}{QUARANTINE_SUFFIX}" WHERE settlement_date = ? AND run_type = ?',
                                 [settlement_date, run_type])  # fmt: skip
                 self._put_status(con, status, settlement_date, run_type, ("loaded", "quarantined"))
-            if "bm_unit_period" in tables:
+            if "bm_unit_period" in names:
                 con.execute(f"DELETE FROM {SCHEMA}.{stored.LOADED_RUNS} WHERE settlement_date = ? AND run_type = ?",
                             [settlement_date, run_type])  # fmt: skip
-                loaded = stored.loaded_run(tables["bm_unit_period"])
                 if loaded is not None:
                     con.register("loaded_run", loaded)
                     con.execute(f"INSERT INTO {SCHEMA}.{stored.LOADED_RUNS} SELECT * FROM loaded_run")

@@ -188,7 +188,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     errors: dict[str, str] = {}
     parse_seconds = write_seconds = check_seconds = 0.0
     ratio = config.min_row_ratio()
-    # one partition ahead: the next file is parsed on a thread while this one is checked and written
+    # one partition ahead: the next file is parsed on a thread while this one is written
     parses = Prefetch([(partition, landing.latest(*partition)) for partition in partitions_of(context)], _parse_landed)
     for ((settlement_date, run_type), path), parsing in parses:
         key = str(partition_key(settlement_date, run_type))
@@ -201,8 +201,11 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
         except S0142Error as exc:
             errors[key] = str(exc)
             continue
-        parses.start_next()  # the next file parses on the second core while this one is checked and written
-        done = checked_load.load_partition(warehouse, parsed.tables, parsed.header, settlement_date, run_type, ratio)
+        # The next file parses on the second core while this one is written, from the moment the
+        # write's memory peak (its largest table) is behind: parse and peak together topped 1 GB.
+        # The rows are handed over (parsed.tables is emptied), so each table's memory goes once written.
+        done = checked_load.load_partition(warehouse, parsed.tables, parsed.header, settlement_date, run_type, ratio,
+                                           after_peak=parses.start_next, release=True)  # fmt: skip
         write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
         outcomes[key], written = done.outcomes, done.rows
         if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
