@@ -8,6 +8,7 @@ import datetime as dt
 import json
 
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from p114_assets.core import partition_checks, quality
@@ -112,3 +113,33 @@ def test_the_one_pass_checks_give_the_rules_outcomes(parsed):
 ])  # fmt: skip
 def test_rows_vs_previous_version(counts, previous, ratio, passed):
     assert partition_checks.rows_vs_previous(counts, previous, ratio).passed is passed
+
+
+def test_a_released_load_frees_the_largest_table_before_the_next_parse_may_start(tmp_path, parsed):
+    """Issue 14's 1 GB a run: raw_tables hands each partition's rows over (release) and starts the
+    next file's parse once the largest table is written (after_peak). Then that table's memory is
+    already free: the next parse never overlaps both the partition's rows and the write's peak."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    # copies in Arrow's own memory pool, so that freeing them shows in total_allocated_bytes
+    tables = {name: pa.concat_tables([t, t.slice(0, 0)]).combine_chunks().take(pa.array(range(t.num_rows)))
+              for name, t in parsed.tables.items()}  # fmt: skip
+    largest = max(tables.values(), key=lambda t: t.num_rows)
+    largest_bytes = largest.nbytes
+    del largest
+    before, seen = pa.total_allocated_bytes(), []
+    done = checked_load.load_partition(warehouse, tables, parsed.header, DAY, "SF",
+                                       after_peak=lambda: seen.append(pa.total_allocated_bytes()), release=True)  # fmt: skip
+    assert done.loaded and tables == {}  # handed over
+    assert len(seen) == 1  # called once
+    # the largest table was gone when the next parse could start (what is allocated then: the other
+    # tables and every table's period times, far less than the largest; kept, it would be more than before)
+    assert seen[0] < before - largest_bytes / 2, (before, seen, largest_bytes)
+    assert count(warehouse, "bm_unit_period") == parsed.tables["bm_unit_period"].num_rows
+
+
+def test_a_load_that_keeps_its_rows_leaves_the_callers_tables_alone(tmp_path, parsed):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    tables = dict(parsed.tables)
+    seen = []
+    assert checked_load.load_partition(warehouse, tables, parsed.header, DAY, "SF", after_peak=lambda: seen.append(1)).loaded
+    assert tables.keys() == parsed.tables.keys() and seen == [1]
