@@ -7,6 +7,7 @@ and Dagster's `warehouse` concurrency pool keeps writers from queueing up in the
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import errno
 import logging
@@ -61,6 +62,25 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error:
         pass
+
+
+def _libc_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def _return_freed_memory() -> None:
+    """Give the memory freed by a closed connection back to the system. DuckDB's threads allocate
+    through glibc's malloc, which keeps freed memory in per-thread arenas: a run's resident memory
+    then stays at the largest any query ever took, and the next step's peak adds to it (measured:
+    ~150 MB of a raw run's 1 GB). malloc_trim(0) costs a few milliseconds."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
@@ -148,6 +168,7 @@ class DuckDBWarehouse(Warehouse):
             yield con
         finally:
             con.close()
+            _return_freed_memory()
 
     def ensure_tables(self, con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> None:
         """Create the tables (and view) that are new, and bring those a previous release made up to
@@ -260,6 +281,7 @@ class DuckDBWarehouse(Warehouse):
                 written[name] = table.num_rows
                 del table  # released: this table's memory goes now, not at the commit
                 if after_largest is not None:
+                    _return_freed_memory()  # the insert's transient (~150 MB of the largest), before the caller's next work
                     after_largest()
                     after_largest = None
             written = {name: written[name] for name in names}  # in the caller's order
