@@ -25,11 +25,15 @@ Target (issue 14): each of the first three under 1 s. The queries are also timed
 --checkpoints dates (default 60) while the year is being built. Also prints the DuckDB bytes per date and
 per year, and BigQuery's logical bytes per year (its billing rules, from one date's tables).
 
+--cluster (with --file) first stores each month of bm_unit_period by unit across its dates
+(cluster_dates), timing it and the re-load of a date before and after its month is clustered.
+
 --write-dates N instead measures what the storage block size costs the raw write: N real-scale dates
 written through replace_partition into two fresh files, one with DuckDB's default 256 KiB blocks
 and one with the warehouse's block size, date by date alternating.
 
     python bench/bench_year.py [--dates 365] [--units 8000] [--run SF] [--rebuild] [--file YEAR.duckdb [--upgrade]]
+    python bench/bench_year.py --file COPY.duckdb --cluster   # months stored by unit first (re-writes COPY)
     python bench/bench_year.py --write-dates 10
 """
 
@@ -199,6 +203,11 @@ def measure(warehouse, dates: list[dt.date], size: int, repeat: int = 5) -> None
     structure = ("SELECT settlement_date, class, SUM(a_tot_mwh) AS mwh, COUNT(*) AS units FROM p114.unit_classification "
                  f"WHERE {sql.dates_between('settlement_date', first, last)} GROUP BY settlement_date, class ORDER BY 1, 2")  # fmt: skip
     timed(f"daily market structure over {n} dates", warehouse, structure, repeat)
+    day = dates[len(dates) // 2]
+    one_date = ("SELECT bm_unit_id, SUM(metered_volume_mwh) AS mwh FROM p114.settlement_canonical "
+                f"WHERE settlement_date = {sql.date_literal(day)} GROUP BY 1")  # fmt: skip
+    timed(f"one date ({day}), every unit's metered energy (what a month clustered by unit costs a date's reads)", warehouse,
+          one_date, repeat)  # fmt: skip
     scan = (f"SELECT settlement_date, run_type, {sql.unit_kind_case('bm_unit_id')} AS kind, SUM(metered_volume_mwh) / 1000 AS gwh "
             "FROM p114.bm_unit_period GROUP BY 1, 2, 3")  # fmt: skip
     timed("full scan: energy per date and unit kind (what the report read before bm_unit_period_daily)", warehouse, scan,
@@ -236,6 +245,38 @@ def write_cost(n: int, units: int, run_type: str, first: dt.date) -> None:
                   f"{Path(warehouse.path).stat().st_size / 2**20:.0f} MiB |", flush=True)  # fmt: skip
 
 
+def reload_seconds(warehouse, dates: list[dt.date], i: int, units: int, run_type: str, repeat: int = 3) -> float:
+    """Median seconds to re-load the i-th date of the year with its own rows (replace_partition, the raw write)."""
+    day, tables = dates[i], realscale.Days(units, run_type, dates[0]).tables(dates[i], i)
+    seconds = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        warehouse.replace_partition(tables, day, run_type)
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
+
+
+def cluster_months(warehouse, dates: list[dt.date], units: int, run_type: str) -> None:
+    """Store each month of bm_unit_period by unit across its dates (cluster_dates), timed, with
+    the raw write of a date re-loaded into a month before and after it is clustered."""
+    probe = dates[14]  # mid-January: re-loaded before and after its month is clustered
+    before = reload_seconds(warehouse, dates, 14, units, run_type)
+    print(f"\nclustering bm_unit_period by unit a month at a time, load average {os.getloadavg()[0]:.1f}:", flush=True)
+    wall, cpu = [], []
+    for month in months(dates):
+        started, used = time.perf_counter(), time.process_time()
+        rows = warehouse.cluster_dates("bm_unit_period", month[0], month[-1])
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - used)
+        print(f"  {month[0]:%Y-%m}: {rows:,} rows in {wall[-1]:.1f} s ({cpu[-1]:.1f} CPU s, {wall[-1] / len(month):.2f} s a date), "
+              f"load average {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    after = reload_seconds(warehouse, dates, 14, units, run_type)
+    warehouse.cluster_dates("bm_unit_period", probe.replace(day=1), months(dates)[0][-1])  # the month clustered again after it
+    print(f"clustering: {sum(wall):.0f} s for {len(dates)} dates ({sum(wall) / len(dates):.2f} s, {sum(cpu) / len(dates):.2f} CPU s a "
+          f"date); re-loading a date: {before:.2f} s into its month as loaded, {after:.2f} s into it clustered "
+          f"({after / before:.2f}x)", flush=True)  # fmt: skip
+
+
 def year_dates(warehouse) -> list[dt.date]:
     """The dates a year file holds (loaded_runs)."""
     return [r["d"] for r in warehouse.query("SELECT DISTINCT settlement_date AS d FROM p114.loaded_runs ORDER BY 1").to_pylist()]
@@ -251,6 +292,9 @@ def main() -> None:
     parser.add_argument("--file", type=Path, help="time the queries on this year file (built before, opened read-only) instead")
     parser.add_argument("--upgrade", action="store_true",
                         help="with --file: bring the file up to this release first (bm_unit_period_daily from its rows), timed")
+    parser.add_argument("--cluster", action="store_true",
+                        help="with --file: store each month of bm_unit_period by unit across its dates first (cluster_dates), "
+                        "timed; this re-writes the file, so give it a copy")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes (and warm runs) a query is timed over")
     parser.add_argument("--checkpoints", default="60", help="also time the queries after this many dates (comma-separated)")
     parser.add_argument("--write-dates", type=int, help="only measure the raw write's cost by block size, over this many dates")
@@ -272,6 +316,8 @@ def main() -> None:
             warehouse.create_tables(["bm_unit_period", "bm_unit_period_daily"])
             print(f"brought up to date (bm_unit_period_daily from every partition) in {time.perf_counter() - started:.1f} s")
         dates = year_dates(warehouse)
+        if args.cluster:
+            cluster_months(warehouse, dates, args.units, args.run)
     else:
         dates = [args.first + dt.timedelta(days=i) for i in range(args.dates)]
         path = realscale.CACHE / f"year_{args.units}u_{args.run}_{args.first}_{args.dates}d.duckdb"

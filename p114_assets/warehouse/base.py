@@ -53,6 +53,13 @@ class Warehouse(dg.ConfigurableResource):
         """Replace every row of a table by the rows of `select_sql`, atomically."""
         raise NotImplementedError
 
+    def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
+        """Store the rows of settlement dates [start, end] of a table in the order of its clustering
+        columns across those dates (run type, BM unit, then date and period), so a query of a few
+        BM units reads a block per column of the whole range rather than one per date. The rows are
+        the same before and after, atomically. Returns the rows re-stored (0: nothing to do)."""
+        raise NotImplementedError
+
     def replace_view(self, name: str, select_sql: str) -> None:
         """Create or replace the view `p114.<name>` as `select_sql` (portable SQL)."""
         raise NotImplementedError

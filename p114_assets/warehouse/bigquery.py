@@ -333,6 +333,11 @@ class BigQueryWarehouse(Warehouse):
                                 f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived"])  # fmt: skip
             return self._count(client, table)
 
+    def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
+        """Nothing to do: BigQuery keeps each date partition's storage clustered by the table's
+        clustering columns itself (automatic re-clustering), and prunes by partition first."""
+        return 0
+
     def replace_view(self, name: str, select_sql: str) -> None:
         with self.bigquery.get_client() as client:
             self.ensure_tables(client, [])

@@ -271,3 +271,11 @@ def write_columns(table: TableSpec) -> list[str]:
 def write_order(table: TableSpec) -> str:
     """write_columns as an ORDER BY list."""
     return ", ".join(f'"{c}"' for c in write_columns(table))
+
+
+def cluster_order(table: TableSpec) -> str:
+    """The ORDER BY that stores a range of dates clustered as BigQuery clusters the table: its
+    clustering columns (run type first), then its key, so one BM unit's rows of a month of one
+    run sit together (DuckDB: a few blocks a column for the month, not one a date)."""
+    columns = [*table.cluster_by, *(k for k in table.key if k not in table.cluster_by)]
+    return ", ".join(f'"{c}"' for c in columns)
