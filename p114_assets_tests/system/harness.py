@@ -95,6 +95,13 @@ class DagsterGraphQL:
     def launch_run(self, asset_keys: list[str], tags: Mapping[str, str], check_keys: list[tuple[str, str]] | None = None) -> str:
         """A run of the implicit asset job over `asset_keys` (and these checks), as the UI's
         "Materialize" button launches it for one partition (its tags name the partition)."""
+        return self.launch_job(ASSET_JOB, tags, {
+            "assetSelection": [{"path": [key]} for key in asset_keys],
+            "assetCheckSelection": [{"assetKey": {"path": [a]}, "name": c} for a, c in (check_keys or [])],
+        })  # fmt: skip
+
+    def launch_job(self, job_name: str, tags: Mapping[str, str], selection: Mapping | None = None) -> str:
+        """A run of job `job_name`, as the UI's Launchpad launches it (tags name the partition)."""
         data = self.query(
             """mutation Launch($params: ExecutionParams!) {
                  launchRun(executionParams: $params) {
@@ -106,11 +113,7 @@ class DagsterGraphQL:
                  }
                }""",
             params={
-                "selector": {
-                    "repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": ASSET_JOB,
-                    "assetSelection": [{"path": [key]} for key in asset_keys],
-                    "assetCheckSelection": [{"assetKey": {"path": [a]}, "name": c} for a, c in (check_keys or [])],
-                },
+                "selector": {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY, "jobName": job_name, **(selection or {})},
                 "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in tags.items()]},
             },
         )["launchRun"]

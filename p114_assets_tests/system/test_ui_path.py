@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from p114_assets.app.cli import main
 from p114_assets.defs.partitions import settlement_run_partitions
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
-from p114_assets_tests.system.conftest import BAD, FIRST_DATE, GOOD, RAW, System, key, raw_check_keys, run_partition
+from p114_assets_tests.system.conftest import BAD, FIRST_DATE, GOOD, RAW, UNITS, System, key, raw_check_keys, run_partition
 from p114_assets_tests.system.harness import wait_for
 
 pytestmark = pytest.mark.slow
@@ -233,3 +233,26 @@ def test_a_backfill_of_raw_and_daily_assets_requests_each_stage_whole(system):
     assert canonical_runs(system, STAGES[-1]) == {"SF"}
     for day in STAGES:
         assert_checks_of_partition(system, key(day, "SF"), failed=set())
+
+
+def test_the_cluster_months_job_stores_a_month_by_unit_from_the_launchpad(system):
+    """The UI's Launchpad runs cluster_months for a month of two loaded dates on the running
+    instance: the run takes the warehouse pool like any writer, succeeds, and the month keeps every
+    row, now stored by run type and BM unit across its dates instead of date by date."""
+    days = [dt.date(2025, 9, 1), dt.date(2025, 9, 2)]  # no other test's month
+    for day in days:
+        system.write(day, "SF")
+        assert run_partition(system, day, "SF")["status"] == "SUCCESS"
+    month = "settlement_date BETWEEN DATE '2025-09-01' AND DATE '2025-09-30'"
+    keys = f"SELECT settlement_date, run_type, bm_unit_id, settlement_period, metered_volume_mwh FROM p114.bm_unit_period WHERE {month} ORDER BY ALL"
+    warehouse = DuckDBWarehouse(path=str(system.warehouse))
+
+    def units_as_stored() -> list[str]:
+        return [r["bm_unit_id"] for r in warehouse.query(f"SELECT bm_unit_id FROM p114.bm_unit_period WHERE {month} ORDER BY rowid").to_pylist()]
+
+    before = warehouse.query(keys).to_pylist()
+    assert len(before) == 2 * 48 * UNITS and units_as_stored() != sorted(units_as_stored())  # date by date
+    run = system.graphql.wait_run(system.graphql.launch_job("cluster_months", {"dagster/partition": "2025-09-01"}))
+    assert run["status"] == "SUCCESS"
+    assert warehouse.query(keys).to_pylist() == before
+    assert units_as_stored() == sorted(units_as_stored())  # a unit's rows of both dates together
