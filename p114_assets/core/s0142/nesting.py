@@ -23,6 +23,9 @@ from p114_assets.core.s0142.lines import _fields  # None where not built: the nu
 
 SPI, SP7, BPH = 0, 1, 2
 _WHERE = {SPI: "a system period (after an SPI)", SP7: "a party period block (after BPH and SP7)"}
+# The most periods x units a BPI/BP7 join addresses directly (_match, native_join); past it the
+# general match by sort.
+_MAX_SLOTS = 50_000_000
 
 
 class NestingError(ValueError):
@@ -192,7 +195,7 @@ def _match(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.
     bp7_code = pc.fill_null(pc.index_in(bp7.column("bm_unit_id"), value_set=units), -1).to_numpy().astype(np.int64)
     low = min(bpi_period.min(), bp7_period.min() if bp7_period.size else 0)
     high = max(bpi_period.max(), bp7_period.max() if bp7_period.size else 0)
-    if low < 0 or (high + 1) * len(units) > 50_000_000:
+    if low < 0 or (high + 1) * len(units) > _MAX_SLOTS:
         return None
     slots = np.full((high + 1) * len(units), -1, np.int64)
     bpi_key = bpi_period * len(units) + bpi_code
@@ -297,9 +300,6 @@ def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table,
         if found is not None:  # None: the twin agrees on every row
             differs[column] = np.frombuffer(found, np.bool_)
     return np.frombuffer(match, np.int64), differs
-
-
-_MAX_SLOTS = 50_000_000  # periods x units the native join addresses directly (as _match)
 
 
 def _twin_kind(arrow_type: pa.DataType) -> str | None:
