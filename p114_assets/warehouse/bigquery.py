@@ -231,9 +231,7 @@ class BigQueryWarehouse(Warehouse):
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
                           status: pa.Table | None = None, after_largest: Callable[[], None] | None = None,
                           release: bool = False) -> dict[str, int]:  # fmt: skip
-        given, tables = tables, stored.stored_rows(tables)
-        if release:  # the caller hands its rows over: only `tables` holds them from here
-            given.clear()  # type: ignore[attr-defined]
+        tables = stored.stored_rows(tables, release)
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in tables)] if status is not None else []
         with self.bigquery.get_client() as client:
             self.ensure_tables(client, [*tables, stored.LOADED_RUNS, stored.DAILY, *checked])

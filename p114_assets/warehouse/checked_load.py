@@ -81,9 +81,7 @@ def load_partition(warehouse: Warehouse, tables: dict[str, pa.Table], header: S0
     written (Warehouse.replace_partition's `after_largest`), or after a quarantine. `release`: the
     caller hands `tables` over (emptied here), so each table's memory goes once it is written."""
     started = time.perf_counter()
-    staged = stored.stored_rows(tables)
-    if release:
-        tables.clear()
+    staged = stored.stored_rows(tables, release)
     frames = {name: pl.from_arrow(rows) for name, rows in staged.items()}
     previous = previous_rows(warehouse, settlement_date, run_type)
     outcomes = partition_checks.partition_outcomes(frames, settlement_date, previous, min_row_ratio)

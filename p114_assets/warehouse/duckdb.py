@@ -292,10 +292,8 @@ class DuckDBWarehouse(Warehouse):
     def replace_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str,
                           status: pa.Table | None = None, after_largest: Callable[[], None] | None = None,
                           release: bool = False) -> dict[str, int]:  # fmt: skip
-        given, tables = tables, stored.stored_rows(tables)
+        tables = stored.stored_rows(tables, release)
         names = list(tables)
-        if release:  # the caller hands its rows over: only `tables` holds them from here
-            given.clear()  # type: ignore[attr-defined]
         loaded = stored.loaded_run(tables["bm_unit_period"]) if "bm_unit_period" in tables else None
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in names)] if status is not None else []
         written: dict[str, int] = {}

@@ -28,9 +28,14 @@ CANONICAL_RUNS = SETTLEMENT_CANONICAL_RUNS.name
 PERIOD_START, PERIOD_END = (c.name for c in PERIOD_TIMES)
 
 
-def stored_rows(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
-    """The parsed rows of each raw table as stored: with period_start_utc and period_end_utc."""
-    return {name: add_period_times(rows) for name, rows in tables.items()}
+def stored_rows(tables: Mapping[str, pa.Table], release: bool = False) -> dict[str, pa.Table]:
+    """The parsed rows of each raw table as stored: with period_start_utc and period_end_utc.
+    `release`: the caller hands its rows over: `tables` (a dict) is emptied, so only the returned
+    dict holds them and each table's memory can go as soon as its holder drops it."""
+    as_stored = {name: add_period_times(rows) for name, rows in tables.items()}
+    if release:
+        tables.clear()  # type: ignore[attr-defined]
+    return as_stored
 
 
 def loaded_run(bm_unit_period: pa.Table, loaded_at: dt.datetime | None = None) -> pa.Table | None:
