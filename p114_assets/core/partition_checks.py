@@ -16,14 +16,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-import pandera.api.checks as pandera_checks
 import polars as pl
 
 from p114_assets.core import quality
 from p114_assets.core.quality import Outcome, Rule
 from p114_assets.core.s0142.tables import RAW_TABLES, TableSpec
 from p114_assets.core.settlement import periods_in_day
+
+if TYPE_CHECKING:  # quality.py imports pandera when it builds a schema
+    import pandera.api.checks as pandera_checks
 
 DEFAULT_MIN_ROW_RATIO = 0.5
 

@@ -19,16 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pandera.errors as pandera_errors
-import pandera.polars as pa
 import polars as pl
 
 from p114_assets.core.s0142.parser import FILE_CHECKS, S0142Error, S0142Header, check_header_matches, parse_file
 from p114_assets.core.s0142.parser import check_name_matches_header, inspect_file
 from p114_assets.core.s0142.tables import ARROW_TYPES, PRINTED_DECIMALS, RAW_TABLES, TableSpec
 from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_day
+
+if TYPE_CHECKING:  # pandera (and the pandas it imports: ~1.4 s, ~50 MB) only where a schema is built
+    import pandera.polars as pa
 
 Severity = Literal["ERROR", "WARN", "INFO"]  # INFO: shown, never failed on (the trailer checksum)
 SAMPLE_ROWS = 10  # failing rows shown with an outcome
@@ -60,9 +61,9 @@ VALUE_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 # Domains whose violation is structural (ERROR).
 DOMAINS: dict[str, Callable[[], pa.Check]] = {
-    "settlement_period": lambda: pa.Check.in_range(1, 50, name="settlement period in 1..50"),
-    "run_type": lambda: pa.Check.isin(list(RUN_TYPES), name=f"run type in {' '.join(RUN_TYPES)}"),
-    "production_consumption_flag": lambda: pa.Check.isin(["P", "C"], name="flag P or C"),
+    "settlement_period": lambda: _pandera().Check.in_range(1, 50, name="settlement period in 1..50"),
+    "run_type": lambda: _pandera().Check.isin(list(RUN_TYPES), name=f"run type in {' '.join(RUN_TYPES)}"),
+    "production_consumption_flag": lambda: _pandera().Check.isin(["P", "C"], name="flag P or C"),
 }
 
 
@@ -197,9 +198,18 @@ def _span(values: list[int]) -> str:
 # Pandera schemas, one per table, built from the table definitions
 
 
+def _pandera():
+    """pandera's polars API, imported on first use: a run that builds no schema (the derived
+    tables, the market and the marts) starts without pandera and pandas."""
+    import pandera.polars
+
+    return pandera.polars
+
+
 @lru_cache(maxsize=32)
 def structure_schema(table: TableSpec) -> pa.DataFrameSchema:
     """Types, nullability, and the domains of periods, run types and flags (ERROR)."""
+    pa = _pandera()
     columns = {
         c.name: pa.Column(_DTYPES[c.type], nullable=c.nullable, checks=[DOMAINS[c.name]()] if c.name in DOMAINS else None)
         for c in table.columns
@@ -210,6 +220,7 @@ def structure_schema(table: TableSpec) -> pa.DataFrameSchema:
 @lru_cache(maxsize=32)
 def value_range_schema(table: TableSpec) -> pa.DataFrameSchema:
     """Sane bounds on values (WARN)."""
+    pa = _pandera()
     columns = {}
     for c in table.columns:
         if c.name in VALUE_RANGES:
@@ -234,9 +245,11 @@ def _normalise(df: pl.DataFrame, table: TableSpec) -> pl.DataFrame:
 def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure", "value_ranges"]) -> Outcome:
     schema = structure_schema(table) if kind == "structure" else value_range_schema(table)
     rule = SCHEMA if kind == "structure" else VALUE_RANGES_RULE
+    from pandera.errors import SchemaErrors  # loaded with the schema, above
+
     try:
         schema.validate(_normalise(df, table), lazy=True)
-    except pandera_errors.SchemaErrors as errors:
+    except SchemaErrors as errors:
         cases = errors.failure_cases
         summary = cases.group_by("column", "check").len().sort("len", descending=True)
         described = "; ".join(f"{r['column'] or 'table'}: {r['check']} ({r['len']:,} rows)" for r in summary.head(5).iter_rows(named=True))
