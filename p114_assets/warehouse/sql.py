@@ -113,8 +113,9 @@ def run_reconciliation(start: dt.date, end: dt.date) -> str:
          AND b.settlement_period = c.settlement_period AND b.bm_unit_id = c.bm_unit_id
         WHERE {dates_between("b.settlement_date", start, end)}
     ),
-    runs AS (
-        SELECT DISTINCT settlement_date, run_type, publication_ts FROM unit
+    runs AS (  -- from the narrow loaded_runs: read from unit, DuckDB held every unit-period of the range at once
+        SELECT settlement_date, run_type, publication_ts FROM {SCHEMA}.loaded_runs
+        WHERE {dates_between("settlement_date", start, end)}
     ),
     steps AS (
         SELECT settlement_date, run_type AS to_run_type, publication_ts AS to_publication_ts,
