@@ -152,3 +152,30 @@ def test_a_warehouse_built_by_an_earlier_release_is_converted_on_first_use(tmp_p
     assert missing == 0
     spring = warehouse.query("SELECT MAX(period_end_utc) AS e FROM p114.system_period WHERE settlement_date = DATE '2024-03-31'")
     assert spring.column("e")[0].as_py() == dt.datetime(2024, 3, 31, 23, 0, tzinfo=UTC)  # 46 periods, filled by core's rule
+
+
+
+def test_the_derived_sql_of_a_range_never_holds_the_range_s_unit_periods_in_memory(tmp_path, small_market):
+    """DuckDB materializes (holds whole in memory) a view or a CTE that a query reads twice: read
+    twice, settlement_canonical over 30 real-scale dates took ~700 MB and the reconciliation's unit
+    rows ~400 MB (issue 14). The SQL that reads every unit-period of a range reads it once, so it
+    streams. (Whether DuckDB materializes also depends on the rows' count, so the view's reads are
+    counted in the SQL, the CTEs in the plan.)"""
+    days = [DAY + dt.timedelta(days=i) for i in range(3)]
+    first, last = days[0], days[-1]
+    marts = {"vlp_revenue_period": sql.vlp_revenue_period(first, last), "vlp_party_daily": sql.vlp_party_daily(first, last),
+             "unit_classification": sql.unit_classification(days, sql.Thresholds())}  # fmt: skip
+    for name, select in marts.items():
+        views = [t for t in sqlglot.parse_one(select, read="duckdb").find_all(exp.Table) if t.name == "settlement_canonical"]
+        assert len(views) == 1, f"{name} reads settlement_canonical {len(views)} times"
+
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    for day in days:
+        for run_type in ("II", "SF"):
+            warehouse.replace_partition(parsed(small_market, day, run_type), day, run_type)
+    warehouse.replace_dates("settlement_canonical_runs", first, last, sql.canonical_runs(first, last))
+    with warehouse.connect(read_only=True) as con:
+        for name, select in {"run_reconciliation": sql.run_reconciliation(first, last), **marts}.items():
+            plan = "\n".join(row[1] for row in con.execute(f"EXPLAIN {select}").fetchall())
+            held = [line.split("CTE Name:")[1].strip(" │") for line in plan.splitlines() if "CTE Name:" in line]
+            assert "unit" not in held, f"{name} holds the unit-periods of the range ({held}) in memory"
