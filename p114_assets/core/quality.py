@@ -28,7 +28,7 @@ from p114_assets.core.s0142.parser import check_name_matches_header, inspect_fil
 from p114_assets.core.s0142.tables import ARROW_TYPES, PRINTED_DECIMALS, RAW_TABLES, TableSpec
 from p114_assets.core.settlement import RUN_TYPES, VLP_UNIT_PREFIX, periods_in_day
 
-if TYPE_CHECKING:  # pandera (and the pandas it imports: ~1.4 s, ~50 MB) only where a schema is built
+if TYPE_CHECKING:  # pandera (and the pandas it imports: ~0.6-1.4 s, ~40-50 MB) is imported where a schema is built
     import pandera.polars as pa
 
 Severity = Literal["ERROR", "WARN", "INFO"]  # INFO: shown, never failed on (the trailer checksum)
@@ -41,29 +41,23 @@ _DTYPES = {"text": pl.String, "float": pl.Float64, "int": pl.Int64, "date": pl.D
 # Sane bounds (WARN when broken). Prices in GBP/MWh: the Value of Lost Load is 6,000 and BOD prices
 # default to +-99,999.
 VALUE_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "transmission_loss_multiplier": (0.9, 1.1),
-    "transmission_loss_factor": (-0.1, 0.1),
-    "system_buy_price_gbp_per_mwh": (-1000, 10000),
-    "system_sell_price_gbp_per_mwh": (-1000, 10000),
-    "replacement_price_gbp_per_mwh": (-1000, 10000),
-    "market_index_price_gbp_per_mwh": (-1000, 10000),
-    "bid_price_gbp_per_mwh": (-99999, 99999),
-    "offer_price_gbp_per_mwh": (-99999, 99999),
+    "transmission_loss_multiplier": (0.9, 1.1), "transmission_loss_factor": (-0.1, 0.1),
+    "system_buy_price_gbp_per_mwh": (-1000, 10000), "system_sell_price_gbp_per_mwh": (-1000, 10000),
+    "replacement_price_gbp_per_mwh": (-1000, 10000), "market_index_price_gbp_per_mwh": (-1000, 10000),
+    "bid_price_gbp_per_mwh": (-99999, 99999), "offer_price_gbp_per_mwh": (-99999, 99999),
     "non_delivery_charge_gbp": (0, None),
-    "accepted_bid_volume_mwh": (None, 0),
-    "accepted_offer_volume_mwh": (0, None),
-    "non_delivered_bid_volume_mwh": (None, 0),
-    "non_delivered_offer_volume_mwh": (0, None),
+    "accepted_bid_volume_mwh": (None, 0), "accepted_offer_volume_mwh": (0, None),
+    "non_delivered_bid_volume_mwh": (None, 0), "non_delivered_offer_volume_mwh": (0, None),
     # Shares of the period's residual cashflow: real files hold slightly negative ones (-0.000006).
     "residual_cashflow_reallocation_proportion": (-1, 1),
     # |BP7 7 - BP7 8| [I]: never negative in real files.
     "information_imbalance_volume_mwh": (0, None),
-}
+}  # fmt: skip
 # Domains whose violation is structural (ERROR).
-DOMAINS: dict[str, Callable[[], pa.Check]] = {
-    "settlement_period": lambda: _pandera().Check.in_range(1, 50, name="settlement period in 1..50"),
-    "run_type": lambda: _pandera().Check.isin(list(RUN_TYPES), name=f"run type in {' '.join(RUN_TYPES)}"),
-    "production_consumption_flag": lambda: _pandera().Check.isin(["P", "C"], name="flag P or C"),
+DOMAINS: dict[str, Callable[[type[pa.Check]], pa.Check]] = {
+    "settlement_period": lambda check: check.in_range(1, 50, name="settlement period in 1..50"),
+    "run_type": lambda check: check.isin(list(RUN_TYPES), name=f"run type in {' '.join(RUN_TYPES)}"),
+    "production_consumption_flag": lambda check: check.isin(["P", "C"], name="flag P or C"),
 }
 
 
@@ -198,20 +192,13 @@ def _span(values: list[int]) -> str:
 # Pandera schemas, one per table, built from the table definitions
 
 
-def _pandera():
-    """pandera's polars API, imported on first use: a run that builds no schema (the derived
-    tables, the market and the marts) starts without pandera and pandas."""
-    import pandera.polars
-
-    return pandera.polars
-
-
 @lru_cache(maxsize=32)
 def structure_schema(table: TableSpec) -> pa.DataFrameSchema:
     """Types, nullability, and the domains of periods, run types and flags (ERROR)."""
-    pa = _pandera()
+    import pandera.polars as pa  # here, not at import: a run that builds no schema starts without pandera and pandas
+
     columns = {
-        c.name: pa.Column(_DTYPES[c.type], nullable=c.nullable, checks=[DOMAINS[c.name]()] if c.name in DOMAINS else None)
+        c.name: pa.Column(_DTYPES[c.type], nullable=c.nullable, checks=[DOMAINS[c.name](pa.Check)] if c.name in DOMAINS else None)
         for c in table.columns
     }
     return pa.DataFrameSchema(columns, name=f"{table.name} structure", strict=False)
@@ -220,7 +207,7 @@ def structure_schema(table: TableSpec) -> pa.DataFrameSchema:
 @lru_cache(maxsize=32)
 def value_range_schema(table: TableSpec) -> pa.DataFrameSchema:
     """Sane bounds on values (WARN)."""
-    pa = _pandera()
+    import pandera.polars as pa
     columns = {}
     for c in table.columns:
         if c.name in VALUE_RANGES:
@@ -246,7 +233,6 @@ def schema_outcome(table: TableSpec, df: pl.DataFrame, kind: Literal["structure"
     schema = structure_schema(table) if kind == "structure" else value_range_schema(table)
     rule = SCHEMA if kind == "structure" else VALUE_RANGES_RULE
     from pandera.errors import SchemaErrors  # loaded with the schema, above
-
     try:
         schema.validate(_normalise(df, table), lazy=True)
     except SchemaErrors as errors:
