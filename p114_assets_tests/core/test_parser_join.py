@@ -238,3 +238,35 @@ def test_a_real_sized_join_compares_its_twins_in_two_threads_as_the_general_join
     for column, mask in differs.items():
         assert np.array_equal(mask, expected_differs[column]), column
     _same_table(bpi, bpi_period, bp7, bp7_period)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(list(range(9))), st.integers(2, 5), st.lists(st.tuples(st.integers(0, 60), st.sampled_from(
+    ["drop", "swap", "stranger", "repeat"])), max_size=6), st.booleans(), st.lists(st.integers(0, 60), max_size=3))  # fmt: skip
+def test_units_in_repeating_runs_join_as_the_general_join_does(units, periods, edits, by_party, cuts):
+    """The native join guesses each row's unit from the one that followed the previous row's unit
+    last time (every period lists the units in the same order): runs broken by a dropped, swapped,
+    repeated or unknown unit (ids sharing a prefix: U1, U10, U100), and BP7 in party blocks, give
+    the same match and differences as the general join."""
+    ids = [10**k if k < 3 else k for k in units]  # U1, U10, U100 and single digits
+    bpi_keys = [(p, u) for p in range(1, periods + 1) for u in ids]
+    bp7_keys = ([(p, u) for block in (ids[:4], ids[4:]) for p in range(1, periods + 1) for u in block]
+                if by_party else list(bpi_keys))  # fmt: skip
+    for at, edit in edits:
+        i = at % len(bp7_keys)
+        if edit == "drop" and len(bp7_keys) > 1:
+            del bp7_keys[i]
+        elif edit == "swap" and i + 1 < len(bp7_keys):
+            bp7_keys[i], bp7_keys[i + 1] = bp7_keys[i + 1], bp7_keys[i]
+        elif edit == "stranger":
+            bp7_keys.insert(i, (bp7_keys[i][0], 1000 + at))  # no BPI has it
+        elif edit == "repeat":
+            bpi_keys.insert(at % len(bpi_keys), bpi_keys[at % len(bpi_keys)])  # a unit twice in a period
+    bpi, bpi_period = _table([(p, u, u % 10, 1, 2, 3, 4) for p, u in bpi_keys], cuts, 10)
+    bp7, bp7_period = _table([(p, u, u % 10, 1, 2, 3, (u + p) % 3) for p, u in bp7_keys], cuts, 11)
+    match, differs = nesting.native_join(bpi, bpi_period, bp7, bp7_period)
+    expected_match, expected_differs = _general(bpi, bpi_period, bp7, bp7_period)
+    assert np.array_equal(match, expected_match)
+    assert differs.keys() == expected_differs.keys()
+    for column, mask in differs.items():
+        assert np.array_equal(mask, expected_differs[column]), column

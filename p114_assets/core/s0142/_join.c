@@ -146,6 +146,29 @@ static int64_t unit_code(Units *u, const char *p, int32_t n, int add) {
     }
 }
 
+/* Units come in runs that repeat (every period lists the units in the same order, and each party's
+ * periods its units): the code that followed a unit's code last time is tried first, with one
+ * comparison of the text, before the hash table. A wrong guess costs that comparison; the code
+ * found is the hash table's either way. */
+typedef struct {
+    int32_t *next; /* per code, the code that followed it last, -1: none (entries [0, filled) are set) */
+    int64_t previous; /* the previous row's code, -1: none */
+    int64_t filled;
+} Sequence;
+
+static inline int64_t predicted(const Units *u, const Sequence *s, const char *p, int32_t n) {
+    if (s->previous < 0) return -1;
+    int32_t guess = s->next[s->previous];
+    if (guess < 0 || u->length[guess] != n || memcmp(p, u->text[guess], (size_t)n) != 0) return -1;
+    return guess;
+}
+
+static inline void follow(Sequence *s, int64_t code) {
+    for (; s->filled <= code; s->filled++) s->next[s->filled] = -1; /* codes are given 0, 1, 2, ... */
+    if (s->previous >= 0) s->next[s->previous] = (int32_t)code;
+    s->previous = code;
+}
+
 /* Whether chunks of two columns cover the same rows (then a row's chunk is found once for both) */
 static int aligned(const ColumnView *x, const ColumnView *y) {
     if (x->n != y->n) return 0;
@@ -330,7 +353,10 @@ PyObject *p114_join(PyObject *self, PyObject *args) {
     u.length = PyMem_Malloc((size_t)(n_bpi + 1) * 4);
     u.mask = 1023;
     int32_t *bpi_code = PyMem_Malloc((size_t)(n_bpi + 1) * 4);
-    if (!u.slots || !u.text || !u.length || !bpi_code) {
+    Sequence seq_bpi = {malloc((size_t)(n_bpi + 1) * 4), -1, 0}, seq_bp7 = {malloc((size_t)(n_bpi + 1) * 4), -1, 0};
+    if (!u.slots || !u.text || !u.length || !bpi_code || !seq_bpi.next || !seq_bp7.next) {
+        free(seq_bpi.next);
+        free(seq_bp7.next);
         PyMem_Free(bpi_code);
         for (Py_ssize_t t = 0; t < n_twins; t++) free(differ_bufs[t]);
         PyMem_Free(differ_bufs);
@@ -346,8 +372,10 @@ PyObject *p114_join(PyObject *self, PyObject *args) {
         for (int64_t at = k->offset; at < k->offset + k->length; at++, r++) {
             int32_t n;
             const char *p = string_at(k, at, &n);
-            int64_t code = unit_code(&u, p, n, 1);
+            int64_t code = predicted(&u, &seq_bpi, p, n);
+            if (code < 0) code = unit_code(&u, p, n, 1);
             if (code < 0) out_of_memory = 1;
+            follow(&seq_bpi, code);
             bpi_code[r] = (int32_t)code;
         }
     }
@@ -365,7 +393,9 @@ PyObject *p114_join(PyObject *self, PyObject *args) {
             for (int64_t at = k->offset; at < k->offset + k->length; at++, r++) {
                 int32_t n;
                 const char *p = string_at(k, at, &n);
-                int64_t code = n_bpi ? unit_code(&u, p, n, 0) : -1;
+                int64_t code = n_bpi ? predicted(&u, &seq_bp7, p, n) : -1;
+                if (code < 0 && n_bpi) code = unit_code(&u, p, n, 0);
+                follow(&seq_bp7, code);
                 int64_t period = p_bp7[r];
                 int64_t row = code >= 0 && period >= low && period <= high ? table[(period - low) * u.n_codes + code] : -1;
                 match[r] = row;
@@ -420,6 +450,8 @@ PyObject *p114_join(PyObject *self, PyObject *args) {
     free(bpi_chunk);
     Py_END_ALLOW_THREADS
     PyMem_Free(bpi_code);
+    free(seq_bpi.next);
+    free(seq_bp7.next);
     for (Py_ssize_t t = 0; t < n_twins && !out_of_memory; t++) { /* None: the twin agrees on every row */
         PyObject *found = differ_counts[t] ? PyBytes_FromStringAndSize(differ_bufs[t], n_bp7) : Py_NewRef(Py_None);
         if (!found) out_of_memory = 1;
