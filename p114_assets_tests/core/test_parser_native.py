@@ -146,3 +146,30 @@ def test_without_the_native_module_a_parse_gives_the_same_tables(small_market, m
     assert plain.header.record_counts == native_parse.header.record_counts
     for name, table in native_parse.tables.items():
         assert table.num_rows and table.equals(plain.tables[name]), name
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.text("Aé|", max_size=120), min_size=1, max_size=20))
+def test_the_native_pass_finds_each_text_columns_longest_value(names):
+    """The value checks take a natively read text column's longest value from the split itself
+    (instead of a pass over its offsets): the same number the offsets give."""
+    text = "".join(f"XYZ|{name.replace('|', '')}|1|2|3|4|\n" for name in names).encode()
+    lines = Lines.index(text, 1)
+    rows = np.flatnonzero(lines.codes == int.from_bytes(b"XYZ|", "big"))
+    table, longest = records._split_natively(lines, rows, LAYOUT.fields(), TYPES)
+    assert longest == {"name": records._longest(table.column("name"))}
+
+
+def test_an_over_long_text_is_refused_natively_as_pyarrows_read_refuses_it():
+    """The same line and reason whether the lines were split natively or read by pyarrow."""
+    long_name = "N" * (records.MAX_FIELD_CHARS + 1)
+    text = f"XYZ|Ann|1|2|3|4|\nXYZ|{long_name}|1|2|3|4|\n".encode()
+    lines = Lines.index(text, 7)
+    rows = np.arange(lines.count)
+    with pytest.raises(records.RecordError) as natively:
+        records.read_lines(lines, rows, LAYOUT, TYPES, ())
+    with pytest.raises(records.RecordError) as by_pyarrow:
+        records.read_records(lines.as_arrow().take(pa.array(rows)), rows + 7, LAYOUT, TYPES, ())
+    assert records._native(lines, rows, LAYOUT.fields(), TYPES) is not None  # the line is of the plain form
+    assert (natively.value.line, natively.value.reason) == (by_pyarrow.value.line, by_pyarrow.value.reason)
+    assert natively.value.line == 8 and "field 1 (name) is longer than 100 bytes" in natively.value.reason

@@ -43,6 +43,7 @@ typedef struct {
     char *values;      /* 8 or 16 bytes a row, or string bytes */
     int32_t *offsets;  /* strings */
     int64_t used;      /* string bytes */
+    int64_t longest;   /* the longest string, in bytes */
     PyObject *valid_obj, *values_obj, *offsets_obj;
 } Column;
 
@@ -148,6 +149,7 @@ static const char *read_field(Column *c, int64_t row, const char *p, const char 
         if (q == e) return NULL;
         memcpy(c->values + c->used, p, (size_t)(q - p));
         c->used += q - p;
+        if (q - p > c->longest) c->longest = q - p;
         c->offsets[row + 1] = (int32_t)c->used;
         return q;
     }
@@ -200,10 +202,11 @@ static void release(Column *cols, int width) {
 }
 
 PyDoc_STRVAR(columns_doc,
-"columns(text, starts, ends, rows, kinds) -> list of (validity, values, offsets, null_count) | None\n\n"
+"columns(text, starts, ends, rows, kinds) -> list of (validity, values, offsets, null_count, longest) | None\n\n"
 "Split lines `rows` of `text` (line i spans starts[i]:ends[i], int64 buffers, line end excluded) into\n"
 "fields; kinds holds one letter a field: s (string), i (int64), f (float64), or a digit: a decimal\n"
-"with that scale. None when any line is not of the plain form (see the module's comment).");
+"with that scale; longest: a string column's longest value in bytes (0 for numbers). None when any\n"
+"line is not of the plain form (see the module's comment).");
 
 static PyObject *columns(PyObject *self, PyObject *args) {
     Py_buffer text, starts, ends, rows;
@@ -271,8 +274,9 @@ static PyObject *columns(PyObject *self, PyObject *args) {
             Py_CLEAR(result);
             goto done;
         }
-        PyObject *item = Py_BuildValue("(OOOL)", c->valid_obj, c->values_obj,
-                                       c->offsets_obj ? c->offsets_obj : Py_None, (long long)c->nulls);
+        PyObject *item = Py_BuildValue("(OOOLL)", c->valid_obj, c->values_obj,
+                                       c->offsets_obj ? c->offsets_obj : Py_None, (long long)c->nulls,
+                                       (long long)c->longest);
         if (!item) {
             Py_CLEAR(result);
             goto done;

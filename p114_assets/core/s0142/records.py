@@ -64,11 +64,12 @@ def read_lines(lines: Lines, rows: np.ndarray, layout: RecordLayout, types: dict
     """Lines `rows` of a piece, all of one record type, as read_records reads them: natively when
     every line is of the plain form, else by read_records."""
     numbers = rows + lines.first_line
-    table = _native(lines, rows, layout.fields(), types)
-    if table is None:
+    native = _split_natively(lines, rows, layout.fields(), types)
+    if native is None:
         return read_records(lines.as_arrow().take(pa.array(rows)), numbers, layout, types, required)
+    table, longest = native
     table = table.append_column("line_number", pa.array(numbers, pa.int64()))
-    _check_values(table, layout.fields(), types, required, layout)
+    _check_values(table, layout.fields(), types, required, layout, longest)
     return table
 
 
@@ -92,20 +93,29 @@ def native_kinds(fields, types: dict[str, pa.DataType]) -> bytes | None:
 
 
 def _native(lines: Lines, rows: np.ndarray, fields, types) -> pa.Table | None:
+    """The lines split natively; None where a line is not of the plain form."""
+    native = _split_natively(lines, rows, fields, types)
+    return native[0] if native is not None else None
+
+
+def _split_natively(lines: Lines, rows: np.ndarray, fields, types) -> tuple[pa.Table, dict[str, int]] | None:
+    """_native, and each string column's longest value in bytes (for _check_values)."""
     kinds = native_kinds(fields, types) if _fields is not None else None
     if kinds is None:
         return None
     split = _fields.columns(lines.text, lines.starts, lines.ends, rows.astype(np.int64, copy=False), kinds)
     if split is None:
         return None
-    n, arrays = len(rows), []
-    for f, (valid, values, offsets, nulls) in zip(fields, split):
+    n, arrays, longest = len(rows), [], {}
+    for f, (valid, values, offsets, nulls, most) in zip(fields, split):
         t = types[f.column]
         validity = pa.py_buffer(valid) if nulls else None
         buffers = [validity, pa.py_buffer(offsets), pa.py_buffer(values)] if offsets is not None else [validity, pa.py_buffer(values)]
         arrays.append(pa.Array.from_buffers(t, n, buffers, null_count=nulls))
+        if offsets is not None:
+            longest[f.column] = most
     arrays.append(pa.nulls(n, pa.string()))
-    return pa.Table.from_arrays(arrays, names=[*(f.column for f in fields), "extra_fields"])
+    return pa.Table.from_arrays(arrays, names=[*(f.column for f in fields), "extra_fields"]), longest
 
 
 def _names(fields, n_fields: int) -> list[str]:
@@ -223,8 +233,12 @@ def _kind(arrow_type: pa.DataType) -> str:
     return "a float number"
 
 
-def _check_values(table: pa.Table, fields, types, required: tuple[str, ...], layout: RecordLayout) -> None:
-    """No NaN or infinity, no over-long text, no blank in a key field: each names its line and field."""
+def _check_values(table: pa.Table, fields, types, required: tuple[str, ...], layout: RecordLayout,
+                  native_longest: dict[str, int] | None = None) -> None:  # fmt: skip
+    """No NaN or infinity, no over-long text, no blank in a key field: each names its line and field.
+    `native_longest` (columns read natively): each string column's longest value, found while the
+    lines were split; their numbers need no finiteness check (the native reader takes only
+    -?digits[.digits] of at most 15 significant digits, always finite)."""
     line_numbers = table.column("line_number")
 
     def fail(what: str, f, bad: pa.ChunkedArray) -> None:
@@ -237,11 +251,12 @@ def _check_values(table: pa.Table, fields, types, required: tuple[str, ...], lay
         column, arrow_type = table.column(f.column), types[f.column]
         if f.column in required and column.null_count:
             fail(f"is blank, but every {layout.record_id} needs one", f, pc.is_null(column))
-        if pa.types.is_floating(arrow_type):
+        if pa.types.is_floating(arrow_type) and native_longest is None:
             total = pc.sum(column).as_py()  # NaN and infinities make the sum non-finite: one cheap pass
             if total is not None and not np.isfinite(total) and not pc.all(pc.is_finite(column)).as_py():
                 fail("is {}, not a finite number", f, pc.invert(pc.is_finite(column)))
-        elif pa.types.is_string(arrow_type) and _longest(column) > MAX_FIELD_CHARS:
+        elif pa.types.is_string(arrow_type) and (
+                native_longest[f.column] if native_longest is not None else _longest(column)) > MAX_FIELD_CHARS:
             fail(f"is longer than {MAX_FIELD_CHARS} bytes", f, pc.greater(pc.binary_length(column), MAX_FIELD_CHARS))
 
 
