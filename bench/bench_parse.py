@@ -103,7 +103,7 @@ PHASES = textwrap.dedent(
     timed(lines.Lines, "checksum", "IDD checksum (native)")
     timed(scan.Scan, "_take", "rows of each loaded record type (numpy)")
     timed(parser, "read_lines", "Arrow arrays from the native columns")
-    timed(records, "_native", "split and convert fields (native, _fields.c)")
+    timed(records, "_split_natively", "split and convert fields (native, _fields.c)")
     timed(records, "_check_values", "value checks (blank keys, non-finite, caps)")
     timed(records, "read_records", "pyarrow CSV reads (lines outside the plain form)")
     timed(parser, "_tables", "nesting, BPI/BP7 join, twin check")

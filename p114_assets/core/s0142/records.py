@@ -64,13 +64,27 @@ def read_lines(lines: Lines, rows: np.ndarray, layout: RecordLayout, types: dict
     """Lines `rows` of a piece, all of one record type, as read_records reads them: natively when
     every line is of the plain form, else by read_records."""
     numbers = rows + lines.first_line
-    native = _split_natively(lines, rows, layout.fields(), types)
+    fields, kinds = _plan(layout, types)
+    native = _split_natively(lines, rows, fields, types, kinds)
     if native is None:
         return read_records(lines.as_arrow().take(pa.array(rows)), numbers, layout, types, required)
     table, longest = native
     table = table.append_column("line_number", pa.array(numbers, pa.int64()))
-    _check_values(table, layout.fields(), types, required, layout, longest)
+    _check_values(table, fields, types, required, layout, longest)
     return table
+
+
+_PLANS: dict[tuple[str, int], tuple[dict, list, bytes | None]] = {}
+
+
+def _plan(layout: RecordLayout, types: dict[str, pa.DataType]) -> tuple[list, bytes | None]:
+    """A record type's fields and native kinds, worked out once (a parse reads ~120 pieces)."""
+    key = (layout.record_id, id(types))
+    found = _PLANS.get(key)
+    if found is None or found[0] is not types or len(found[1]) != layout.width:  # the same types object, kept alive here
+        fields = layout.fields()
+        found = _PLANS[key] = (types, fields, native_kinds(fields, types))
+    return found[1], found[2]
 
 
 def native_kinds(fields, types: dict[str, pa.DataType]) -> bytes | None:
@@ -98,9 +112,13 @@ def _native(lines: Lines, rows: np.ndarray, fields, types) -> pa.Table | None:
     return native[0] if native is not None else None
 
 
-def _split_natively(lines: Lines, rows: np.ndarray, fields, types) -> tuple[pa.Table, dict[str, int]] | None:
-    """_native, and each string column's longest value in bytes (for _check_values)."""
-    kinds = native_kinds(fields, types) if _fields is not None else None
+def _split_natively(lines: Lines, rows: np.ndarray, fields, types, kinds: bytes | None = None) -> tuple[pa.Table, dict[str, int]] | None:  # fmt: skip
+    """_native, and each string column's longest value in bytes (for _check_values). `kinds`:
+    native_kinds(fields, types), when the caller has it."""
+    if _fields is None:
+        return None
+    if kinds is None:
+        kinds = native_kinds(fields, types)
     if kinds is None:
         return None
     split = _fields.columns(lines.text, lines.starts, lines.ends, rows.astype(np.int64, copy=False), kinds)
