@@ -294,6 +294,11 @@ def automation_interval_seconds(env: Env = None) -> int:
     return _whole("P114_AUTOMATION_INTERVAL_SECONDS", 30, env, minimum=1)
 
 
+def cluster_interval_seconds(env: Env = None) -> int:
+    """P114_CLUSTER_INTERVAL_SECONDS: how often the cluster_loaded_months sensor looks for months whose dates are all loaded."""
+    return _whole("P114_CLUSTER_INTERVAL_SECONDS", 120, env, minimum=1)
+
+
 def alert_sinks(env: Env = None) -> list[AlertSink]:
     """Where alerts go besides the log: P114_SLACK_WEBHOOK_URL, P114_ALERT_WEBHOOK_URL, and email
     through P114_SMTP_HOST (+ _PORT 25, _FROM, _TO comma-separated, _USER, _PASSWORD, _STARTTLS 0/1)."""

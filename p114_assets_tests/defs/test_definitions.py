@@ -19,7 +19,7 @@ def test_dagster_finds_exactly_one_definitions_object_in_the_code_location_modul
 
 def test_the_domains_merge_into_the_code_location_with_sensors_and_resources_defined_once():
     defs = code_location.defs
-    assert [s.name for s in defs.sensors] == ["p114_portal", "p114_market", "p114_alerts", "p114_automation"]
+    assert [s.name for s in defs.sensors] == ["p114_portal", "cluster_loaded_months", "p114_market", "p114_alerts", "p114_automation"]
     assert sorted(defs.resources) == ["insights", "landing", "reports", "source", "warehouse"]
     domains = (settlement, marts, market, alerts)
     for domain in domains:

@@ -6,17 +6,24 @@ reads a block per column and date. `Warehouse.cluster_dates` re-stores a month's
 and unit across its dates (the same rows, one transaction; BigQuery clusters by itself, so there
 it does nothing). It holds the `warehouse` pool: DuckDB takes one writer, and a month's rewrite
 takes about a minute. A partition of this job is a calendar month: launch it for a month, or a
-backfill of months from the UI. The schedule (off until turned on) does last month on the 20th,
-when its SF runs are in (about 14 days after each date). A date re-loaded later (R1 to DF runs
-land months later) is written by unit within its own date again: the month's other dates stay
-clustered, and a backfill of the job's older months re-stores them whole.
+backfill of months from the UI.
+
+The sensor `cluster_loaded_months` (on by default) runs it on its own: once every date of a month
+is loaded for a run type (SF about 14 days after the month, R1 to DF months later, or a backfill
+of history as it goes), it requests the month once for that run type. A date re-loaded later on
+its own is written by unit within its own date again: the month's other dates stay clustered,
+the next run type to complete the month re-stores it whole, and so does a run of the job.
 """
 
+import calendar
 import datetime as dt
+import json
+from collections.abc import Iterable
 
 import dagster as dg
 
 from p114_assets import config
+from p114_assets.defs.partitions import split_partition_key
 from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse.base import Warehouse
 
@@ -43,7 +50,37 @@ def cluster_months():
     cluster_month()
 
 
-cluster_last_month = dg.build_schedule_from_partitioned_job(
-    cluster_months, name="cluster_last_month", hour_of_day=6, day_of_month=20,
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-)  # fmt: skip
+def complete_months(loaded: Iterable[str], month_keys: Iterable[str]) -> list[tuple[str, str]]:
+    """(month partition key, run type) of each month of `month_keys` whose every date has the run
+    type loaded, among the (date, run type) partition keys `loaded`."""
+    dates: dict[tuple[dt.date, str], set[dt.date]] = {}
+    for key in loaded:
+        day, run_type = split_partition_key(key)
+        dates.setdefault((day.replace(day=1), run_type), set()).add(day)
+    wanted = set(month_keys)
+    return sorted((first.isoformat(), run_type) for (first, run_type), days in dates.items()
+                  if first.isoformat() in wanted and len(days) == calendar.monthrange(first.year, first.month)[1])  # fmt: skip
+
+
+@dg.sensor(
+    name="cluster_loaded_months",
+    job=cluster_months,
+    minimum_interval_seconds=config.cluster_interval_seconds(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests a cluster_months run for a month once every date of it is loaded (bm_unit_period) for a run "
+    "type: once per month and run type, so a month is stored by BM unit after its SF runs are in and again as each "
+    "later run completes it. The run waits for the warehouse pool like any writer. Idle on BigQuery, which clusters "
+    "by itself.",
+)
+def cluster_loaded_months(context: dg.SensorEvaluationContext):
+    if config.warehouse_kind() == "bigquery":
+        return dg.SkipReason("BigQuery clusters each date partition by itself: nothing to store")
+    requested = set(json.loads(context.cursor)) if context.cursor else set()
+    loaded = context.instance.get_materialized_partitions(dg.AssetKey(CLUSTERED_TABLE))
+    complete = complete_months(loaded, months.get_partition_keys())
+    new = [(month, run_type) for month, run_type in complete if f"{month}|{run_type}" not in requested]
+    if not new:
+        return dg.SkipReason(f"no month newly complete ({len(complete)} month-run pairs complete, all requested before)")
+    context.update_cursor(json.dumps(sorted(requested | {f"{month}|{run_type}" for month, run_type in new})))
+    return [dg.RunRequest(run_key=f"{month}|{run_type}", partition_key=month, tags={"p114/complete_run_type": run_type})
+            for month, run_type in new]  # fmt: skip

@@ -5,7 +5,7 @@ import dagster as dg
 
 from p114_assets.defs.settlement.assets import ASSETS
 from p114_assets.defs.settlement.checks import CHECKS
-from p114_assets.defs.settlement.clustering import cluster_last_month, cluster_months
+from p114_assets.defs.settlement.clustering import cluster_loaded_months, cluster_months
 from p114_assets.defs.settlement.sensors import p114_portal
 
-defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, sensors=[p114_portal], jobs=[cluster_months], schedules=[cluster_last_month])
+defs = dg.Definitions(assets=ASSETS, asset_checks=CHECKS, sensors=[p114_portal, cluster_loaded_months], jobs=[cluster_months])
