@@ -101,16 +101,28 @@ def in_write_order(rows: pa.Table, columns: Sequence[str], batch_rows: int) -> p
     return pa.RecordBatchReader.from_batches(rows.schema, batches())
 
 
-def _batches(groups: Sequence[tuple[str, str, int]], rows: int) -> Iterator[tuple[str, str, str]]:
-    """(run, first unit, last unit) of consecutive (run, unit, row count) groups, each batch at
-    most `rows` rows (or one unit) and of one run."""
+def _batches(groups: Sequence[tuple[str, str, int]], rows: int) -> Iterator[tuple[str, str, str, int]]:
+    """(run, first unit, last unit, rows) of consecutive (run, unit, row count) groups, each batch
+    at most `rows` rows (or one unit) and of one run."""
     batch: list[tuple[str, str, int]] = []
     for group in [*groups, None]:
         if batch and (group is None or group[0] != batch[0][0] or sum(g[2] for g in batch) + group[2] > rows):
-            yield batch[0][0], batch[0][1], batch[-1][1]
+            yield batch[0][0], batch[0][1], batch[-1][1], sum(g[2] for g in batch)
             batch = []
         if group is not None:
             batch.append(group)
+
+
+def _commits(batches: Iterator[tuple[str, str, str, int]], rows: int) -> Iterator[list[tuple[str, str, str, int]]]:
+    """Consecutive batches together, at most `rows` rows (or one batch) a list."""
+    commit: list[tuple[str, str, str, int]] = []
+    for batch in batches:
+        if commit and sum(b[3] for b in commit) + batch[3] > rows:
+            yield commit
+            commit = []
+        commit.append(batch)
+    if commit:
+        yield commit
 
 
 class DuckDBWarehouse(Warehouse):
@@ -145,6 +157,12 @@ class DuckDBWarehouse(Warehouse):
         description="rows per row group of what cluster_dates writes (DuckDB's default): once a unit's rows of a "
         "month sit together, large groups lose no skipping (DuckDB also skips by each segment's min/max), and a "
         "fresh process reads a table's row-group list before its first query, so fewer groups open faster.",
+    )
+
+    cluster_commit_rows: int = Field(
+        default=2_000_000,
+        description="rows cluster_dates moves in one transaction (whole batches of units): DuckDB holds what a "
+        "transaction appends and deletes until it commits, so a commit, not the month, bounds it.",
     )
 
     sql_memory_limit: str = Field(
@@ -389,24 +407,35 @@ class DuckDBWarehouse(Warehouse):
 
     def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
         """The range's rows are written again in `cluster_order` (a partition's write sorts only
-        within its own date) and the old copies deleted, in one transaction: the new rows are
-        appended after every row id the table had, so the delete names the old ones by row id. A
-        batch of BM units at a time (`cluster_batch_rows`): each date is stored by unit, so a batch
-        reads only its units' row groups and sorts in memory; sorting a month at once spilled (ten
-        times the CPU)."""
+        within its own date) and the old copies deleted, a batch of BM units at a time
+        (`cluster_batch_rows`): each date is stored by unit, so a batch reads only its units' row
+        groups and sorts in memory (sorting a month at once spilled: ten times the CPU). The new
+        rows are appended after every row id the table had, so the delete names the old ones by row
+        id. Batches are committed together up to `cluster_commit_rows`: each commit moves whole
+        units (every row of theirs in the range, once), so a run that stops keeps every row, some
+        units stored by unit and the rest as they were; and what DuckDB holds for a transaction
+        (its appended and deleted rows) is bounded by a commit, not by the month (one transaction
+        for a month of 8,000 units grew by ~400 MB)."""
         dates, ref = "settlement_date BETWEEN ? AND ?", f'{SCHEMA}."{table}"'
         run, unit = (c for c in TABLES[table].cluster_by)  # run_type, bm_unit_id
+        units = f'{dates} AND "{run}" = ? AND "{unit}" BETWEEN ? AND ?'
         clustered = self.model_copy(update={"row_group_size": self.cluster_row_group_size})
-        with clustered._transaction([table], bounded=True) as con:
-            before = con.execute(f"SELECT MAX(rowid) FROM {ref}").fetchall()[0][0]
+        if not Path(self.path).exists():
+            return 0
+        with self.connect() as con:
+            if table not in self._catalog(con):
+                return 0
             groups = con.execute(f'SELECT "{run}", "{unit}", COUNT(*) FROM {ref} WHERE {dates} GROUP BY ALL ORDER BY 1, 2',
                                  [start, end]).fetchall()  # fmt: skip
-            written = 0
-            for run_value, first, last in _batches(groups, self.cluster_batch_rows):
-                written += con.execute(f'INSERT INTO {ref} SELECT * FROM {ref} WHERE {dates} AND "{run}" = ? AND "{unit}" BETWEEN ? AND ? '
-                                       f"ORDER BY {cluster_order(TABLES[table])}", [start, end, run_value, first, last]).fetchall()[0][0]  # fmt: skip
-            if before is not None:
-                con.execute(f"DELETE FROM {ref} WHERE {dates} AND rowid <= ?", [start, end, before])
+        written = 0
+        for commit in _commits(_batches(groups, self.cluster_batch_rows), self.cluster_commit_rows):
+            with clustered._transaction([table], bounded=True) as con:
+                before = con.execute(f"SELECT MAX(rowid) FROM {ref}").fetchall()[0][0]
+                for run_value, first, last, _ in commit:
+                    parameters = [start, end, run_value, first, last, before]
+                    written += con.execute(f"INSERT INTO {ref} SELECT * FROM {ref} WHERE {units} AND rowid <= ? "
+                                           f"ORDER BY {cluster_order(TABLES[table])}", parameters).fetchall()[0][0]  # fmt: skip
+                    con.execute(f"DELETE FROM {ref} WHERE {units} AND rowid <= ?", parameters)
         return int(written)
 
     def replace_view(self, name: str, select_sql: str) -> None:

@@ -69,9 +69,11 @@ def stored_order(warehouse: DuckDBWarehouse) -> list[tuple]:
             for r in warehouse.query("SELECT * FROM p114.bm_unit_period ORDER BY rowid").to_pylist()]  # fmt: skip
 
 
-@pytest.mark.parametrize("batch_rows", [500_000, 5])  # 5: a batch per unit and run (a unit's 4 rows each), batches never mix runs
-def test_duckdb_stores_the_range_by_run_then_unit_across_its_dates_and_leaves_other_dates_in_place(tmp_path, batch_rows):
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), cluster_batch_rows=batch_rows)
+# 5 rows: a batch per unit and run (a unit's 4 rows each), batches never mix runs; committed
+# together, or each batch in a commit of its own
+@pytest.mark.parametrize(("batch_rows", "commit_rows"), [(500_000, 2_000_000), (5, 2_000_000), (5, 5)])
+def test_duckdb_stores_the_range_by_run_then_unit_across_its_dates_and_leaves_other_dates_in_place(tmp_path, batch_rows, commit_rows):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), cluster_batch_rows=batch_rows, cluster_commit_rows=commit_rows)
     assert warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[1]) == 0  # nothing written yet: nothing to do
     load(warehouse)
     before = stored_order(warehouse)
@@ -85,6 +87,33 @@ def test_duckdb_stores_the_range_by_run_then_unit_across_its_dates_and_leaves_ot
     assert after == untouched + clustered  # the range's new copy after the rows it did not touch
     keys = rows_of(warehouse)
     assert len(keys) == len(set(keys)) == 3 * 2 * 3 * 2  # no row lost or doubled: each key once
+
+
+def test_duckdb_clustering_that_stops_between_commits_keeps_every_row_once(tmp_path, monkeypatch):
+    """A run that fails after its first commit: the units committed are stored by unit, the rest
+    as they were, and no row is lost or doubled."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), cluster_batch_rows=5, cluster_commit_rows=5)
+    load(warehouse)
+    stored = rows(warehouse)
+    commits = 0
+    transaction = DuckDBWarehouse._transaction
+
+    def failing_second(self, tables, bounded=False):
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise OSError("disk gone")
+        return transaction(self, tables, bounded)
+
+    monkeypatch.setattr(DuckDBWarehouse, "_transaction", failing_second)
+    with pytest.raises(OSError, match="disk gone"):
+        warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[1])
+    monkeypatch.undo()
+    assert rows(warehouse) == stored
+    first_unit = [r for r in stored_order(warehouse) if r[:2] == ("R1", sorted(UNITS)[0]) and r[2] in DAYS[:2]]
+    assert first_unit == stored_order(warehouse)[-4:]  # the first batch moved to the end, by unit
+    assert warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[1]) == 2 * 2 * 3 * 2  # run again: the whole range
+    assert rows(warehouse) == stored
 
 
 def rows_of(warehouse: DuckDBWarehouse) -> list[tuple]:
