@@ -115,6 +115,7 @@ def system(tmp_path_factory, webhook) -> System:
         # the sensors tick as often as the daemon allows, so waits stay short
         "P114_AUTOMATION_INTERVAL_SECONDS": "5",
         "P114_ALERT_INTERVAL_SECONDS": "5",
+        "P114_CLUSTER_INTERVAL_SECONDS": "5",
     }
     with running_dagster(root / "dagster_home", env, root / "logs") as dagster:
         yield System(dagster, root, incoming, data / "p114.duckdb", webhook, SyntheticMarket.build(UNITS, seed=7))

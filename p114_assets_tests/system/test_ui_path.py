@@ -9,6 +9,7 @@ dates, so the order of the tests does not matter.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -238,7 +239,8 @@ def test_a_backfill_of_raw_and_daily_assets_requests_each_stage_whole(system):
 def test_the_cluster_months_job_stores_a_month_by_unit_from_the_launchpad(system):
     """The UI's Launchpad runs cluster_months for a month of two loaded dates on the running
     instance: the run takes the warehouse pool like any writer, succeeds, and the month keeps every
-    row, now stored by run type and BM unit across its dates instead of date by date."""
+    row, now stored by run type and BM unit across its dates instead of date by date. The daemon's
+    cluster_loaded_months sensor (on by default) leaves that month alone: two of its 30 dates."""
     days = [dt.date(2025, 9, 1), dt.date(2025, 9, 2)]  # no other test's month
     for day in days:
         system.write(day, "SF")
@@ -252,6 +254,11 @@ def test_the_cluster_months_job_stores_a_month_by_unit_from_the_launchpad(system
 
     before = warehouse.query(keys).to_pylist()
     assert len(before) == 2 * 48 * UNITS and units_as_stored() != sorted(units_as_stored())  # date by date
+    # the sensor that clusters a month by itself is on in the running daemon, and leaves a month
+    # with two of its 30 dates alone
+    loaded = time.time()
+    ticks = system.graphql.wait_ticks("cluster_loaded_months", 1, after=loaded, timeout=60)
+    assert ticks[0]["status"] == "SKIPPED" and ticks[0]["runIds"] == [] and "no month newly complete" in ticks[0]["skipReason"]
     run = system.graphql.wait_run(system.graphql.launch_job("cluster_months", {"dagster/partition": "2025-09-01"}))
     assert run["status"] == "SUCCESS"
     assert warehouse.query(keys).to_pylist() == before
