@@ -96,16 +96,16 @@ def test_duckdb_clustering_that_stops_between_commits_keeps_every_row_once(tmp_p
     load(warehouse)
     stored = rows(warehouse)
     commits = 0
-    transaction = DuckDBWarehouse._transaction
+    committed = DuckDBWarehouse._committed
 
-    def failing_second(self, tables, bounded=False):
+    def failing_second(self, con):
         nonlocal commits
         commits += 1
         if commits == 2:
             raise OSError("disk gone")
-        return transaction(self, tables, bounded)
+        return committed(self, con)
 
-    monkeypatch.setattr(DuckDBWarehouse, "_transaction", failing_second)
+    monkeypatch.setattr(DuckDBWarehouse, "_committed", failing_second)
     with pytest.raises(OSError, match="disk gone"):
         warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[1])
     monkeypatch.undo()
