@@ -160,10 +160,12 @@ class DuckDBWarehouse(Warehouse):
     )
 
     cluster_commit_rows: int = Field(
-        default=2_000_000,
+        default=6_000_000,
         description="rows cluster_dates moves in one transaction (whole batches of units), each followed by a "
         "checkpoint: DuckDB holds what a transaction appends and deletes until then, so a commit, not the month, "
-        "bounds it.",
+        "bounds it. Each checkpoint also rewrites the month's partly deleted row groups, so fewer commits cost less "
+        "CPU (a month of 8,000 units, bench_cluster: 2M rows 633 MiB and 2.99 CPU s a date, 4M 669 MiB and 2.20, "
+        "6M 659 MiB and 1.77; one transaction ran out of memory at 256MB).",
     )
 
     cluster_memory_limit: str = Field(
