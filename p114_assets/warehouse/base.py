@@ -53,11 +53,12 @@ class Warehouse(dg.ConfigurableResource):
         """Replace every row of a table by the rows of `select_sql`, atomically."""
         raise NotImplementedError
 
-    def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
+    def cluster_dates(self, table: str, start: dt.date, end: dt.date, run_type: str | None = None) -> int:
         """Store the rows of settlement dates [start, end] of a table in the order of its clustering
         columns across those dates (run type, BM unit, then date and period), so a query of a few
         BM units reads a block per column of the whole range rather than one per date. The rows are
-        the same before and after, atomically. Returns the rows re-stored (0: nothing to do)."""
+        the same before and after, atomically. `run_type`: only that run's rows (the other runs'
+        stay where they are). Returns the rows re-stored (0: nothing to do)."""
         raise NotImplementedError
 
     def replace_view(self, name: str, select_sql: str) -> None:

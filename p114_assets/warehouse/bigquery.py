@@ -331,7 +331,7 @@ class BigQueryWarehouse(Warehouse):
                                 f"INSERT INTO {self._ref(table)} ({columns}) SELECT {columns} FROM ({self.to_bigquery(select_sql)}) AS derived"])  # fmt: skip
             return self._count(client, table)
 
-    def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
+    def cluster_dates(self, table: str, start: dt.date, end: dt.date, run_type: str | None = None) -> int:
         """Nothing to do: BigQuery keeps each date partition's storage clustered by the table's
         clustering columns itself (automatic re-clustering), and prunes by partition first."""
         return 0

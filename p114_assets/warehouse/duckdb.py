@@ -426,7 +426,7 @@ class DuckDBWarehouse(Warehouse):
             ).fetchall()[0][0]
         return int(written)
 
-    def cluster_dates(self, table: str, start: dt.date, end: dt.date) -> int:
+    def cluster_dates(self, table: str, start: dt.date, end: dt.date, run_type: str | None = None) -> int:
         """The range's rows are written again in `cluster_order` (a partition's write sorts only
         within its own date) and the old copies deleted, a batch of BM units at a time
         (`cluster_batch_rows`): each date is stored by unit, so a batch reads only its units' row
@@ -437,7 +437,8 @@ class DuckDBWarehouse(Warehouse):
         units stored by unit and the rest as they were. Each commit is checkpointed, and the SQL
         runs within `cluster_memory_limit`: what DuckDB holds for a transaction (its appended and
         deleted rows, until a checkpoint writes them out) is then bounded by a commit, not by the
-        month (one transaction for a month of 8,000 units grew by ~400 MB)."""
+        month (one transaction for a month of 8,000 units grew by ~400 MB). `run_type`: only that
+        run's rows, so a month completed by a later run does not re-store the runs clustered before."""
         dates, ref = "settlement_date BETWEEN ? AND ?", f'{SCHEMA}."{table}"'
         run, unit = (c for c in TABLES[table].cluster_by)  # run_type, bm_unit_id
         units = f'{dates} AND "{run}" = ? AND "{unit}" BETWEEN ? AND ?'
@@ -449,8 +450,9 @@ class DuckDBWarehouse(Warehouse):
             if table not in self._catalog(con):
                 return 0
             self._bound(con, self.cluster_memory_limit)
-            groups = con.execute(f'SELECT "{run}", "{unit}", COUNT(*) FROM {ref} WHERE {dates} GROUP BY ALL ORDER BY 1, 2',
-                                 [start, end]).fetchall()  # fmt: skip
+            of_run = f' AND "{run}" = ?' if run_type else ""
+            groups = con.execute(f'SELECT "{run}", "{unit}", COUNT(*) FROM {ref} WHERE {dates}{of_run} GROUP BY ALL ORDER BY 1, 2',
+                                 [start, end, *([run_type] if run_type else [])]).fetchall()  # fmt: skip
             for commit in _commits(_batches(groups, self.cluster_batch_rows), self.cluster_commit_rows):
                 with self._committed(con):
                     before = con.execute(f"SELECT MAX(rowid) FROM {ref}").fetchall()[0][0]

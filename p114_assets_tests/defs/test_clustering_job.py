@@ -8,7 +8,7 @@ import dagster as dg
 
 from p114_assets.defs.partitions import partition_key
 from p114_assets.definitions import defs as code_location
-from p114_assets.defs.settlement.clustering import cluster_loaded_months, cluster_months, complete_months
+from p114_assets.defs.settlement.clustering import COMPLETE_RUN_TYPE_TAG, cluster_loaded_months, cluster_months, complete_months
 from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets_tests.warehouse.test_cluster import DAYS, UNITS, load, rows, stored_order
@@ -27,6 +27,19 @@ def test_a_run_of_a_month_stores_its_rows_by_run_then_unit_and_keeps_every_row(t
     assert cluster_months.execute_in_process(partition_key="2024-07-01", resources={"warehouse": warehouse}).output_for_node("cluster_month") == 0
     empty = DuckDBWarehouse(path=str(tmp_path / "empty.duckdb"))
     assert cluster_months.execute_in_process(partition_key="2024-06-01", resources={"warehouse": empty}).output_for_node("cluster_month") == 0
+
+
+def test_a_run_the_sensor_requested_for_a_run_type_re_stores_that_run_type_only(tmp_path):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    load(warehouse)
+    before, order = rows(warehouse), stored_order(warehouse)
+    result = cluster_months.execute_in_process(partition_key="2024-06-01", resources={"warehouse": warehouse},
+                                               tags={COMPLETE_RUN_TYPE_TAG: "SF"})  # fmt: skip
+    assert result.output_for_node("cluster_month") == 3 * 3 * 2
+    assert rows(warehouse) == before
+    after = stored_order(warehouse)
+    assert [r for r in after if r[0] == "R1"] == [r for r in order if r[0] == "R1"]  # R1 left as loaded
+    assert after[-18:] == [("SF", u, d, p) for u in sorted(UNITS) for d in DAYS for p in (1, 2)]
 
 
 def test_the_job_holds_the_warehouse_pool_and_its_sensor_starts_on():

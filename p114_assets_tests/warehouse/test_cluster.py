@@ -126,3 +126,18 @@ def test_bigquery_leaves_clustering_to_its_own_storage(bq_warehouse):
     stored = rows(bq_warehouse)
     assert bq_warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[-1]) == 0
     assert rows(bq_warehouse) == stored
+
+
+def test_duckdb_clustering_one_run_type_leaves_the_other_runs_where_they_are(tmp_path):
+    """The sensor's run for a month that R1 completed re-stores R1's rows only: SF's stay as they
+    were stored, and every row is kept."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), cluster_batch_rows=5)
+    load(warehouse)
+    stored, before = rows(warehouse), stored_order(warehouse)
+
+    assert warehouse.cluster_dates("bm_unit_period", DAYS[0], DAYS[1], run_type="R1") == 2 * 3 * 2
+    after = stored_order(warehouse)
+    assert [r for r in after if r[0] == "SF"] == [r for r in before if r[0] == "SF"]  # as loaded: a date at a time
+    r1_clustered = [("R1", u, d, p) for u in sorted(UNITS) for d in DAYS[:2] for p in (1, 2)]
+    assert after[-len(r1_clustered):] == r1_clustered
+    assert rows(warehouse) == stored

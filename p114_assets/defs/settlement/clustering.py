@@ -10,9 +10,10 @@ backfill of months from the UI.
 
 The sensor `cluster_loaded_months` (on by default) runs it on its own: once every date of a month
 is loaded for a run type (SF about 14 days after the month, R1 to DF months later, or a backfill
-of history as it goes), it requests the month once for that run type. A date re-loaded later on
+of history as it goes), it requests the month once for that run type, and the run re-stores only
+that run type's rows (a six-run backfill re-stores each row once, not SF six times). A date re-loaded later on
 its own is written by unit within its own date again: the month's other dates stay clustered,
-the next run type to complete the month re-stores it whole, and so does a run of the job.
+and a run of the job launched without the tag (the Launchpad) re-stores the month whole.
 """
 
 import calendar
@@ -31,16 +32,22 @@ CLUSTERED_TABLE = "bm_unit_period"
 months = dg.MonthlyPartitionsDefinition(start_date=config.start_date())
 
 
+COMPLETE_RUN_TYPE_TAG = "p114/complete_run_type"
+
+
 @dg.op(pool=WAREHOUSE_POOL)
 def cluster_month(context: dg.OpExecutionContext, warehouse: Warehouse) -> int:
-    """Re-store the partition's month of bm_unit_period by run type and BM unit."""
+    """Re-store the partition's month of bm_unit_period by run type and BM unit: only the run type
+    of the run's `p114/complete_run_type` tag (set by the sensor: the run that completed the month;
+    the runs before it are already stored by unit), every run type without it (the Launchpad)."""
     window = context.partition_time_window
     first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
+    run_type = context.run.tags.get(COMPLETE_RUN_TYPE_TAG)
     if not warehouse.table_exists(CLUSTERED_TABLE):
         context.log.info(f"{CLUSTERED_TABLE} is not in {warehouse.location()} yet: nothing to store")
         return 0
-    rows = warehouse.cluster_dates(CLUSTERED_TABLE, first, last)
-    context.add_output_metadata({"rows": rows, "dates": f"{first}..{last}"})
+    rows = warehouse.cluster_dates(CLUSTERED_TABLE, first, last, run_type)
+    context.add_output_metadata({"rows": rows, "dates": f"{first}..{last}", "run type": run_type or "every run type"})
     return rows
 
 
@@ -82,5 +89,5 @@ def cluster_loaded_months(context: dg.SensorEvaluationContext):
     if not new:
         return dg.SkipReason(f"no month newly complete ({len(complete)} month-run pairs complete, all requested before)")
     context.update_cursor(json.dumps(sorted(requested | {f"{month}|{run_type}" for month, run_type in new})))
-    return [dg.RunRequest(run_key=f"{month}|{run_type}", partition_key=month, tags={"p114/complete_run_type": run_type})
+    return [dg.RunRequest(run_key=f"{month}|{run_type}", partition_key=month, tags={COMPLETE_RUN_TYPE_TAG: run_type})
             for month, run_type in new]  # fmt: skip
