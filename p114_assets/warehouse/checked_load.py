@@ -86,6 +86,8 @@ def load_partition(warehouse: Warehouse, tables: dict[str, pa.Table], header: S0
     previous = previous_rows(warehouse, settlement_date, run_type)
     outcomes = partition_checks.partition_outcomes(frames, settlement_date, previous, min_row_ratio)
     del frames  # the checks' copy of the rows goes before the write takes its memory
+    if release:
+        stored.combine_in_place(staged)
     failed = partition_checks.blocking_failures(outcomes)
     rows = {name: t.num_rows for name, t in staged.items()}
     status = status_row(header, settlement_date, run_type, outcomes, rows, loaded=not failed)
