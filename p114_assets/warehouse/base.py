@@ -57,7 +57,7 @@ class Warehouse(dg.ConfigurableResource):
         """Store the rows of settlement dates [start, end] of a table in the order of its clustering
         columns across those dates (run type, BM unit, then date and period), so a query of a few
         BM units reads a block per column of the whole range rather than one per date. The rows are
-        the same before and after, atomically. `run_type`: only that run's rows (the other runs'
+        the same before and after, each row once even if it stops part way. `run_type`: only that run's rows (the other runs'
         stay where they are). Returns the rows re-stored (0: nothing to do)."""
         raise NotImplementedError
 

@@ -11,7 +11,7 @@ import ctypes
 import datetime as dt
 import errno
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -101,28 +101,26 @@ def in_write_order(rows: pa.Table, columns: Sequence[str], batch_rows: int) -> p
     return pa.RecordBatchReader.from_batches(rows.schema, batches())
 
 
+def _consecutive(items: Iterable[tuple], rows: int, one_run: bool) -> Iterator[list[tuple]]:
+    """Consecutive items (their row count last) together, at most `rows` rows (or one item) a list;
+    `one_run`: never two runs (the items' first field) in a list."""
+    group: list[tuple] = []
+    held = 0
+    for item in items:
+        if group and ((one_run and item[0] != group[0][0]) or held + item[-1] > rows):
+            yield group
+            group, held = [], 0
+        group.append(item)
+        held += item[-1]
+    if group:
+        yield group
+
+
 def _batches(groups: Sequence[tuple[str, str, int]], rows: int) -> Iterator[tuple[str, str, str, int]]:
     """(run, first unit, last unit, rows) of consecutive (run, unit, row count) groups, each batch
     at most `rows` rows (or one unit) and of one run."""
-    batch: list[tuple[str, str, int]] = []
-    for group in [*groups, None]:
-        if batch and (group is None or group[0] != batch[0][0] or sum(g[2] for g in batch) + group[2] > rows):
-            yield batch[0][0], batch[0][1], batch[-1][1], sum(g[2] for g in batch)
-            batch = []
-        if group is not None:
-            batch.append(group)
-
-
-def _commits(batches: Iterator[tuple[str, str, str, int]], rows: int) -> Iterator[list[tuple[str, str, str, int]]]:
-    """Consecutive batches together, at most `rows` rows (or one batch) a list."""
-    commit: list[tuple[str, str, str, int]] = []
-    for batch in batches:
-        if commit and sum(b[3] for b in commit) + batch[3] > rows:
-            yield commit
-            commit = []
-        commit.append(batch)
-    if commit:
-        yield commit
+    for batch in _consecutive(groups, rows, one_run=True):
+        yield batch[0][0], batch[0][1], batch[-1][1], sum(g[2] for g in batch)
 
 
 class DuckDBWarehouse(Warehouse):
@@ -453,7 +451,8 @@ class DuckDBWarehouse(Warehouse):
             of_run = f' AND "{run}" = ?' if run_type else ""
             groups = con.execute(f'SELECT "{run}", "{unit}", COUNT(*) FROM {ref} WHERE {dates}{of_run} GROUP BY ALL ORDER BY 1, 2',
                                  [start, end, *([run_type] if run_type else [])]).fetchall()  # fmt: skip
-            for commit in _commits(_batches(groups, self.cluster_batch_rows), self.cluster_commit_rows):
+            batches = _batches(groups, self.cluster_batch_rows)
+            for commit in _consecutive(batches, self.cluster_commit_rows, one_run=False):
                 with self._committed(con):
                     before = con.execute(f"SELECT MAX(rowid) FROM {ref}").fetchall()[0][0]
                     for run_value, first, last, _ in commit:

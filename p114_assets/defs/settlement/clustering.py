@@ -3,8 +3,8 @@ lookups cheap (README, bench_year: 1.7-2.1 s -> 0.23-0.29 s for one unit over 36
 
 A partition is written sorted by unit within its own date, so a lookup of one unit over a year
 reads a block per column and date. `Warehouse.cluster_dates` re-stores a month's rows by run type
-and unit across its dates (the same rows, one transaction; BigQuery clusters by itself, so there
-it does nothing). It holds the `warehouse` pool: DuckDB takes one writer, and a month's rewrite
+and unit across its dates (the same rows, committed a few million rows of whole units at a time;
+BigQuery clusters by itself, so there it does nothing). It holds the `warehouse` pool: DuckDB takes one writer, and a month's rewrite
 takes about a minute. A partition of this job is a calendar month: launch it for a month, or a
 backfill of months from the UI.
 
@@ -29,10 +29,8 @@ from p114_assets.defs.table_assets import WAREHOUSE_POOL
 from p114_assets.warehouse.base import Warehouse
 
 CLUSTERED_TABLE = "bm_unit_period"
-months = dg.MonthlyPartitionsDefinition(start_date=config.start_date())
-
-
 COMPLETE_RUN_TYPE_TAG = "p114/complete_run_type"
+months = dg.MonthlyPartitionsDefinition(start_date=config.start_date())
 
 
 @dg.op(pool=WAREHOUSE_POOL)
@@ -43,10 +41,11 @@ def cluster_month(context: dg.OpExecutionContext, warehouse: Warehouse) -> int:
     window = context.partition_time_window
     first, last = window.start.date(), window.end.date() - dt.timedelta(days=1)
     run_type = context.run.tags.get(COMPLETE_RUN_TYPE_TAG)
-    if not warehouse.table_exists(CLUSTERED_TABLE):
-        context.log.info(f"{CLUSTERED_TABLE} is not in {warehouse.location()} yet: nothing to store")
-        return 0
+    # 0 without touching the warehouse when the table (or the DuckDB file) is not there yet
     rows = warehouse.cluster_dates(CLUSTERED_TABLE, first, last, run_type)
+    if not rows:
+        context.log.info(f"nothing re-stored for {first}..{last} in {warehouse.location()}: no {CLUSTERED_TABLE} rows "
+                         "there yet, or a warehouse that clusters by itself (BigQuery)")  # fmt: skip
     context.add_output_metadata({"rows": rows, "dates": f"{first}..{last}", "run type": run_type or "every run type"})
     return rows
 
