@@ -74,14 +74,16 @@ def read_lines(lines: Lines, rows: np.ndarray, layout: RecordLayout, types: dict
     return table
 
 
-_PLANS: dict[tuple[str, int], tuple[dict, list, bytes | None]] = {}
+_PLANS: dict[tuple[RecordLayout, int], tuple[dict, list, bytes | None]] = {}
 
 
 def _plan(layout: RecordLayout, types: dict[str, pa.DataType]) -> tuple[list, bytes | None]:
-    """A record type's fields and native kinds, worked out once (a parse reads ~120 pieces)."""
-    key = (layout.record_id, id(types))
+    """A record type's fields and native kinds, worked out once (a parse reads ~120 pieces). Keyed
+    by the layout itself (frozen: a variant of another width is another key) and the types object,
+    which the entry keeps alive so that its id is not reused."""
+    key = (layout, id(types))
     found = _PLANS.get(key)
-    if found is None or found[0] is not types or len(found[1]) != layout.width:  # the same types object, kept alive here
+    if found is None:
         fields = layout.fields()
         found = _PLANS[key] = (types, fields, native_kinds(fields, types))
     return found[1], found[2]
