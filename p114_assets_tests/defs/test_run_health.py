@@ -192,3 +192,15 @@ def test_a_run_that_finds_the_slot_taken_after_the_check_says_so_and_is_interrup
     info = instance.event_log_storage.get_concurrency_info(POOL)
     assert ours[0].dagster_run.run_id not in {s.run_id for s in info.pending_steps}  # its claim withdrawn
     assert claimed(instance) == [run_id]
+
+
+def test_an_in_memory_instance_is_not_watched_for_pool_waits():
+    """`p114 materialize` without DAGSTER_HOME: no other run can hold its pool, and a watcher thread
+    reading the in-memory SQLite beside the run once made the run's status write fail."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        with PoolGate(instance, "warehouse", 60).watching() as tags:
+            assert tags  # the run is still tagged
+            assert not [t for t in threading.enumerate() if t.name == "p114-pool-watch"]
+    with dg.instance_for_test() as instance:  # a persistent instance is watched
+        with PoolGate(instance, "warehouse", 60).watching():
+            assert [t for t in threading.enumerate() if t.name == "p114-pool-watch"]
