@@ -72,15 +72,21 @@ def _libc_malloc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _libc_malloc_trim()
+# Arrow's own allocator (mimalloc in this build), taken at import: a parse running on another
+# thread swaps the default for glibc's while it runs (core/s0142/parser.py).
+_ARROW_POOL = pa.default_memory_pool()
 
 
 def _return_freed_memory() -> None:
     """Give the memory freed by a closed connection back to the system. DuckDB's threads allocate
     through glibc's malloc, which keeps freed memory in per-thread arenas: a run's resident memory
     then stays at the largest any query ever took, and the next step's peak adds to it (measured:
-    ~150 MB of a raw run's 1 GB). malloc_trim(0) costs a few milliseconds."""
+    ~150 MB of a raw run's 1 GB). malloc_trim(0) costs a few milliseconds. Arrow's allocator keeps
+    what it freed too: after the largest table's write (its one-chunk copy and sorted batches) it
+    held ~250 MB, resident while the next file parsed (bench_rawrun)."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
+    _ARROW_POOL.release_unused()
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
