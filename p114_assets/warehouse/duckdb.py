@@ -488,12 +488,16 @@ class DuckDBWarehouse(Warehouse):
             return con.execute(sql, params or []).to_arrow_table()
 
     def table_exists(self, table: str) -> bool:
-        if not Path(self.path).exists():
-            return False
+        return bool(self.existing_tables([table]))
+
+    def existing_tables(self, tables: Sequence[str]) -> set[str]:
+        """One connection for all (opening one costs ~40 ms of CPU: a raw load asked for 8 tables)."""
+        if not Path(self.path).exists() or not tables:
+            return set()
         with self.connect(read_only=True) as con:
             found = con.execute(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
-                [CATALOG, SCHEMA, table],
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? "
+                f"AND table_name IN ({', '.join('?' for _ in tables)})",
+                [CATALOG, SCHEMA, *tables],
             ).fetchall()
-        return found[0][0] > 0
+        return {name for (name,) in found}
