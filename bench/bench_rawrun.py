@@ -5,11 +5,15 @@ while the previous one is checked and written, one DuckDB writer) is run in-proc
 `--chunk` real-scale dates (the cached files of bench_backfill, generated if missing), into a copy
 of a warehouse that already holds the chunk before (as every run of a backfill but the first
 finds it). Every trial is a fresh Python process; its resident set is sampled every 20 ms and its
-peak read from the kernel's high-water mark (VmHWM). `--timeline FILE` keeps the samples with the
-times each phase (checks, write, parse, trim) starts and ends, to see which one peaks. Variants given with `--variant NAME=ENV=VALUE`
-(an environment variable of the child process, e.g. `--variant decay0=_RJEM_MALLOC_CONF=dirty_decay_ms:0`)
-run alternately with the baseline (the process as the project starts it), so both see the same
-machine load; the figures are per trial and the medians.
+peak read from the kernel's high-water mark (VmHWM).
+
+Variants given with `--variant NAME=VAR=VALUE` set an environment variable of the child process
+(e.g. `--variant decay10s=_RJEM_MALLOC_CONF=dirty_decay_ms:10000`); P114_BENCH_PYTHON names the
+variant's interpreter instead, so another checkout's venv runs that checkout's code (`--variant
+main=P114_BENCH_PYTHON=../main/.venv/bin/python`). Variants run alternately with the baseline (this
+checkout, as the project starts it), trial by trial, so all see the same machine load; the figures
+are per trial and the medians. `--timeline FILE` keeps the samples with the times each phase
+(checks, write, parse, trim) starts and ends, to see which one makes the peak.
 
     python bench/bench_rawrun.py [--chunk 7] [--trials 3] [--variant NAME=VAR=VALUE ...]
 """
@@ -32,9 +36,13 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
 
 HERE = Path(__file__).resolve().parent
+# the environment this process started with: importing p114 sets allocator variables (p114_assets/__init__.py)
+# that a child must not inherit from here, or a variant (another checkout) would run with this checkout's
+STARTED_WITH = dict(os.environ)
 CACHE = HERE / ".cache" / "backfill" / "SF-8000u"
 SAMPLE_SECONDS = 0.02
 PHASES_VARIABLE = "P114_BENCH_PHASES"  # the child marks phases (for --timeline)
+PYTHON_VARIABLE = "P114_BENCH_PYTHON"  # a variant's interpreter: another checkout's venv, to compare commits
 
 
 def _rss_bytes(field: str = "VmRSS") -> int:
@@ -167,8 +175,10 @@ def main() -> None:
                 (work / "incoming").mkdir(parents=True)
                 shutil.copytree(seed / "landing", work / "landing")
                 shutil.copy(seed / "p114.duckdb", work / "p114.duckdb")
-                done = subprocess.run([sys.executable, __file__, "--child", str(work), ",".join(map(str, measured))],
-                                      env={**os.environ, **env, **phases}, capture_output=True, text=True, check=False)  # fmt: skip
+                child_env = {**STARTED_WITH, **env, **phases}
+                python = child_env.pop(PYTHON_VARIABLE, sys.executable)
+                done = subprocess.run([python, __file__, "--child", str(work), ",".join(map(str, measured))],
+                                      env=child_env, capture_output=True, text=True, check=False)  # fmt: skip
                 if done.returncode:
                     sys.exit(f"{name}, trial {trial + 1} failed:\n{done.stderr[-3000:]}")
                 figures = json.loads(done.stdout.strip().splitlines()[-1])

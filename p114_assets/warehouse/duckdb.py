@@ -72,8 +72,7 @@ def _libc_malloc_trim() -> Callable[[int], int] | None:
 
 
 _MALLOC_TRIM = _libc_malloc_trim()
-# Arrow's own allocator (mimalloc in this build), taken at import: a parse running on another
-# thread swaps the default for glibc's while it runs (core/s0142/parser.py).
+# Arrow's allocator (mimalloc here), taken at import: a parse swaps the default for glibc's while it runs
 _ARROW_POOL = pa.default_memory_pool()
 
 
@@ -81,9 +80,8 @@ def _return_freed_memory() -> None:
     """Give the memory freed by a closed connection back to the system. DuckDB's threads allocate
     through glibc's malloc, which keeps freed memory in per-thread arenas: a run's resident memory
     then stays at the largest any query ever took, and the next step's peak adds to it (measured:
-    ~150 MB of a raw run's 1 GB). malloc_trim(0) costs a few milliseconds. Arrow's allocator keeps
-    what it freed too: after the largest table's write (its one-chunk copy and sorted batches) it
-    held ~250 MB, resident while the next file parsed (bench_rawrun)."""
+    ~150 MB of a raw run's 1 GB). malloc_trim(0) costs a few milliseconds. Arrow's allocator kept
+    ~250 MB after the largest table's write (one-chunk copy, sorted batches) while the next file parsed."""
     if _MALLOC_TRIM is not None:
         _MALLOC_TRIM(0)
     _ARROW_POOL.release_unused()
@@ -494,10 +492,8 @@ class DuckDBWarehouse(Warehouse):
         """One connection for all (opening one costs ~40 ms of CPU: a raw load asked for 8 tables)."""
         if not Path(self.path).exists() or not tables:
             return set()
+        marks = ", ".join("?" for _ in tables)
         with self.connect(read_only=True) as con:
-            found = con.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? "
-                f"AND table_name IN ({', '.join('?' for _ in tables)})",
-                [CATALOG, SCHEMA, *tables],
-            ).fetchall()
+            found = con.execute(f"SELECT table_name FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ? "
+                                f"AND table_name IN ({marks})", [CATALOG, SCHEMA, *tables]).fetchall()  # fmt: skip
         return {name for (name,) in found}
