@@ -86,6 +86,10 @@ class Warehouse(dg.ConfigurableResource):
     def table_exists(self, table: str) -> bool:
         raise NotImplementedError
 
+    def existing_tables(self, tables: Sequence[str]) -> set[str]:
+        """Those of `tables` that exist (an engine may ask once for all)."""
+        return {table for table in tables if self.table_exists(table)}
+
     def location(self) -> str:
         """Where the data is, for logs and metadata (never holds a secret)."""
         raise NotImplementedError

@@ -47,14 +47,15 @@ def previous_rows(warehouse: Warehouse, settlement_date: dt.date, run_type: str)
     counted where it was loaded before partition_status existed. None: nothing loaded."""
     day = f"DATE '{settlement_date.isoformat()}'"
     where = f"settlement_date = {day} AND run_type = '{run_type}'"
-    if warehouse.table_exists(PARTITION_STATUS.name):
+    existing = warehouse.existing_tables([PARTITION_STATUS.name, *RAW_TABLES])  # asked once: each ask was a connection
+    if PARTITION_STATUS.name in existing:
         found = warehouse.query(f"SELECT row_counts FROM {SCHEMA}.{PARTITION_STATUS.name} WHERE {where} AND version = 'loaded'")
         if found.num_rows and found.column(0)[0].as_py():
             return json.loads(found.column(0)[0].as_py())
-    if not warehouse.table_exists("bm_unit_period"):
+    if "bm_unit_period" not in existing:
         return None
     counts = warehouse.query(" UNION ALL ".join(f"SELECT '{name}' AS name, COUNT(*) AS n FROM {SCHEMA}.{name} WHERE {where}"
-                                                for name in RAW_TABLES if warehouse.table_exists(name)))  # fmt: skip
+                                                for name in RAW_TABLES if name in existing))  # fmt: skip
     found = {r["name"]: int(r["n"]) for r in counts.to_pylist()}
     return found if any(found.values()) else None
 

@@ -171,3 +171,20 @@ def test_a_released_load_writes_its_largest_table_without_a_second_copy(tmp_path
     # kept chunked, the write's combined copy came on top: before + the largest table's bytes
     assert held[parsed.tables[largest].num_rows] < before + largest_bytes / 2, (before, held, largest_bytes)
     assert count(warehouse, largest) == parsed.tables[largest].num_rows
+
+
+def test_the_previous_rows_of_a_new_partition_take_three_connections(tmp_path, parsed, monkeypatch):
+    """Issue 14's raw run: every partition of a backfill is new, and each connection costs ~40 ms of
+    CPU (ATTACH reads the catalog). Asking whether each table exists one connection at a time made
+    10 connections and 0.42 CPU s a partition (bench_rawrun's warehouse)."""
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    assert checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF").loaded
+    opened, connect = [], DuckDBWarehouse.connect
+
+    def counted(self, *args, **kwargs):
+        opened.append(1)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
+    assert checked_load.previous_rows(warehouse, DAY + dt.timedelta(days=1), "SF") is None  # no status row, no rows: counted
+    assert len(opened) == 3  # which tables exist; the status row; the rows counted
