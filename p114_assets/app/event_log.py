@@ -20,6 +20,7 @@ work as before (WAL lets readers run beside the one writer).
 from __future__ import annotations
 
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import QueuePool
 
+from p114_assets import config
+
 # Open databases kept per process: the index and the run(s) a process is writing or reading.
 KEPT_DATABASES = 4
 
@@ -43,18 +46,20 @@ def _normal_sync(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_home_being_opened: str | None = None  # set by instance_at while it builds an instance
+_opening = threading.Lock()
+
+
 def instance_at(home: str | os.PathLike) -> dg.DagsterInstance:
     """The instance of a DAGSTER_HOME folder other than this process's (`from_config` alone would
     not tell this storage where the folder is: its settings cannot name it)."""
-    saved = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        return dg.DagsterInstance.from_config(str(home))
-    finally:
-        if saved is None:
-            del os.environ["DAGSTER_HOME"]
-        else:
-            os.environ["DAGSTER_HOME"] = saved
+    global _home_being_opened
+    with _opening:
+        _home_being_opened = str(home)
+        try:
+            return dg.DagsterInstance.from_config(str(home))
+        finally:
+            _home_being_opened = None
 
 
 class P114SqliteEventLogStorage(SqliteEventLogStorage):
@@ -63,17 +68,20 @@ class P114SqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()  # before Dagster's __init__ connects
-        if not base_dir and not os.environ.get("DAGSTER_HOME"):
-            raise dg.DagsterInvalidConfigError(
-                "P114SqliteEventLogStorage: set DAGSTER_HOME to the folder of dagster.yaml (or use instance_at)", [], None)
-        super().__init__(base_dir or os.path.join(os.environ["DAGSTER_HOME"], "history", "runs", ""), inst_data)
+        home = _home_being_opened or config.dagster_home()
+        if not base_dir and not home:
+            message = "P114SqliteEventLogStorage: set DAGSTER_HOME to the folder of dagster.yaml (or use instance_at)"
+            raise dg.DagsterInvalidConfigError(message, [], None)
+        super().__init__(base_dir or os.path.join(str(home), "history", "runs", ""), inst_data)
 
     @classmethod
     def config_type(cls) -> Mapping[str, Any]:
         return {"base_dir": dg.Field(dg.StringSource, is_required=False)}
 
     @classmethod
-    def from_config_value(cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]) -> P114SqliteEventLogStorage:
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> P114SqliteEventLogStorage:
         return cls(inst_data=inst_data, **config_value)
 
     def _engine(self, shard: str) -> Engine:
@@ -81,8 +89,8 @@ class P114SqliteEventLogStorage(SqliteEventLogStorage):
         engine = self._engines.pop(shard, None)
         if engine is None:
             url = create_db_conn_string(self._base_dir, shard)
-            engine = db.create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4,
-                                      connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False})  # fmt: skip
+            connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+            engine = db.create_engine(url, poolclass=QueuePool, pool_size=1, max_overflow=4, connect_args=connect_args)
             db.event.listen(engine, "connect", _normal_sync)
         self._engines[shard] = engine
         while len(self._engines) > KEPT_DATABASES:
