@@ -14,6 +14,8 @@ bench/.cache/backfill/) are loaded twice into fresh DuckDB files:
 
 Printed: wall time, partitions per minute, CPU seconds (every process of each path: for the UI
 path the webserver, the daemon, their code servers and the runs), peak RSS of each run process,
+the cores busy during each run and each path (the whole machine's against the path's own, so a
+figure measured beside other work says how much other work there was),
 where the UI path's time went (each run: created by the backfill daemon, started, ended, and its
 process's start-up), the extrapolation to 1,461 dates (2022-2025, one run each: the
 best-available backfill) and to 1,461 x 6 runs, and the warehouse's bytes per date and per table.
@@ -78,7 +80,9 @@ def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date,
     """`p114 materialize` of the folder in a child process (a throwaway instance, as without
     DAGSTER_HOME): wall, CPU and peak RSS of that process."""
     child_env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"} | env
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    from procwatch import _machine_busy
+
+    before, busy_before = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_busy()
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", IN_PROCESS, str(folder), str(warehouse_path), str(start), str(end)], env=child_env, cwd=REPO)
     seconds = time.perf_counter() - started
@@ -86,7 +90,7 @@ def in_process(folder: Path, warehouse_path: Path, start: dt.date, end: dt.date,
     if done.returncode:
         raise SystemExit("the in-process load failed")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return {"seconds": seconds, "cpu": cpu, "peak_rss": after.ru_maxrss * 1024}
+    return {"seconds": seconds, "cpu": cpu, "peak_rss": after.ru_maxrss * 1024, "cores_busy": (_machine_busy() - busy_before) / seconds}
 
 
 RUNS_QUERY = """query Runs { runsOrError(limit: 500) { __typename ... on Runs { results {
@@ -138,7 +142,7 @@ def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict,
     if logs:
         shutil.copytree(tmp / "logs", logs, dirs_exist_ok=True)
     return {"status": backfill["status"], "seconds": done - launched, "launched": launched, "runs": runs,
-            "cpu": watch.total_cpu(), "cpu_by_kind": cpu_by_kind(watch.seen.values()), "failed_runs": sum(r["status"] != "SUCCESS" for r in runs if r["ours"])}  # fmt: skip
+            "cpu": watch.total_cpu(), "watch": watch, "cpu_by_kind": cpu_by_kind(watch.seen.values()), "failed_runs": sum(r["status"] != "SUCCESS" for r in runs if r["ours"])}  # fmt: skip
 
 
 def cpu_by_kind(seen) -> dict[str, float]:
@@ -165,8 +169,9 @@ def print_timeline(ui: dict) -> tuple[float, float]:
     """Each run of the backfill, seconds after the launch; returns (end of the last raw run,
     seconds of run-process start-up in all)."""
     t0, startup_total, raw_end = ui["launched"], 0.0, 0.0
-    print("\nWhere the UI path's time went (seconds after the launch; start-up = process start to RUN_START: imports, code load):")
-    print("| run | created | process | started | ended | start-up | in run | CPU s | peak RSS |\n|---|---|---|---|---|---|---|---|---|")
+    print("\nWhere the UI path's time went (seconds after the launch; start-up = process start to RUN_START: imports, code load;"
+          f"\ncores busy while the run ran, of the machine's {os.cpu_count()}: all work on the machine / the UI path's processes):")
+    print("| run | created | process | started | ended | start-up | in run | CPU s | peak RSS | cores busy: all / UI path |\n|---|---|---|---|---|---|---|---|---|---|")
     for run in ui["runs"]:
         proc, start, end = run["process"], run["startTime"] or 0, run["endTime"] or 0
         startup = start - proc.started if proc and start else float("nan")
@@ -174,11 +179,12 @@ def print_timeline(ui: dict) -> tuple[float, float]:
         if "s0142_file" in str(run["assetSelection"]):
             raw_end = max(raw_end, end - t0)
         if not start:
-            print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | | not started when the backfill completed | | | | | |")
+            print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | | not started when the backfill completed | | | | | | |")
             continue
         print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | {(proc.started - t0) if proc else float('nan'):.1f} | "
               f"{start - t0:.1f} | {end - t0:.1f} | {startup:.1f} | {end - start:.1f} | "
-              f"{proc.cpu if proc else float('nan'):.1f} | {(proc.peak_rss / MiB) if proc else float('nan'):,.0f} MiB |")  # fmt: skip
+              f"{proc.cpu if proc else float('nan'):.1f} | {(proc.peak_rss / MiB) if proc else float('nan'):,.0f} MiB | "
+              + "{:.2f} / {:.2f} |".format(*ui["watch"].cores_busy(start, end)))  # fmt: skip
     return raw_end, startup_total
 
 
@@ -258,6 +264,10 @@ def main() -> None:
     print(f"  ({sum(r['ours'] for r in ui['runs'])} runs of the backfill and {sum(not r['ours'] for r in ui['runs'])} launched by automation, {sum((r['endTime'] or 0) - (r['startTime'] or 0) for r in ui['runs'] if r['ours']):.1f} s inside the backfill's runs, "
           f"{startup_total:.1f} s of run start-up; peak RSS is the largest run process's; UI CPU counts every process)")  # fmt: skip
     print("  UI CPU s by process: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ui["cpu_by_kind"].items(), key=lambda kv: -kv[1])))
+    all_busy, ui_busy = ui["watch"].cores_busy(ui["launched"], ui["launched"] + ui["seconds"])
+    print(f"  cores busy (of {os.cpu_count()}): UI path {ui_busy:.2f} of {all_busy:.2f} on the machine"
+          + (f"; in-process {baseline['cpu'] / baseline['seconds']:.2f} of {baseline['cores_busy']:.2f}" if baseline else "")
+          + " (the rest is other work on the machine)")  # fmt: skip
 
     per_date = ui["seconds"] / n
     raw_share, derived_share = raw_end / n, (ui["seconds"] - raw_end) / n

@@ -49,12 +49,21 @@ def _peak_rss(pid: int) -> int:
     return 0
 
 
+def _machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot (every core; idle and iowait left out)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # user..steal, less idle and iowait
+
+
 class ProcessWatch:
-    """Sample the descendants of `roots` (and the roots) until stopped."""
+    """Sample the descendants of `roots` (and the roots) until stopped; also the whole machine's
+    busy CPU (`machine`: (time, busy CPU seconds since boot, watched CPU seconds) each sample), so
+    a bench can tell its own load from other work on the machine."""
 
     def __init__(self, roots: list[int], interval: float = 0.2):
         self.roots, self.interval = set(roots), interval
         self.seen: dict[tuple[int, float], Seen] = {}
+        self.machine: list[tuple[float, float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="procwatch", daemon=True)
 
@@ -96,6 +105,15 @@ class ProcessWatch:
             item = self.seen[key]
             item.cpu, item.last_seen = cpu, now
             item.peak_rss = max(item.peak_rss, _peak_rss(pid))
+        self.machine.append((now, _machine_busy(), sum(s.cpu for s in self.seen.values())))
+
+    def cores_busy(self, start: float, end: float) -> tuple[float, float]:
+        """Cores busy on average between two times: (the whole machine, the watched processes)."""
+        inside = [m for m in self.machine if start <= m[0] <= end]
+        if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+            return float("nan"), float("nan")
+        (t0, busy0, own0), (t1, busy1, own1) = inside[0], inside[-1]
+        return (busy1 - busy0) / (t1 - t0), (own1 - own0) / (t1 - t0)
 
     def total_cpu(self) -> float:
         """CPU seconds of every watched process since the watch began."""

@@ -18,6 +18,7 @@ from dagster._core.storage.tags import BACKFILL_ID_TAG
 from dagster._daemon import controller
 from dagster._daemon.backfill import execute_backfill_iteration_loop
 
+from p114_assets.app.event_log import instance_at
 from p114_assets.app import instance as instance_module
 from p114_assets.app.instance import (
     DAGSTERS_BACKFILL_ITERATION, DAGSTERS_STALL_CHECK, P114RunCoordinator, iteration_that_waits_for_its_stage,
@@ -36,7 +37,7 @@ def restore_interval(monkeypatch):
 
 def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_path, restore_interval):
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    with instance_at(tmp_path) as instance:
         coordinator = instance.run_coordinator
         assert isinstance(coordinator, P114RunCoordinator)
         assert (coordinator.dequeue_interval_seconds, coordinator.backfill_interval_seconds) == (1, 5)

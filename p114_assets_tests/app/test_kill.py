@@ -25,6 +25,7 @@ import duckdb
 import pytest
 from dagster._core.test_utils import create_run_for_test
 
+from p114_assets.app.event_log import instance_at
 from p114_assets.core.synthetic import SyntheticMarket, generate_file
 from p114_assets.core.synthetic.files import publication_stamp
 from p114_assets.defs.run_health import HOST_TAG, LAUNCHED_BY_TAG, PID_TAG
@@ -97,7 +98,7 @@ def partitions(warehouse: Path) -> dict[tuple[str, str, str], tuple[int, tuple]]
 
 
 def instance(setup) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_config(str(setup["home"]))
+    return instance_at(setup["home"])
 
 
 def pool_claims(setup) -> list[str]:

@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from p114_assets.app.event_log import instance_at
 from p114_assets.defs.partitions import settlement_run_partitions
 from p114_assets.warehouse.duckdb import DuckDBWarehouse
 from p114_assets_tests.system.conftest import RAW, System, key, raw_check_keys, run_partition
@@ -99,7 +100,7 @@ def has_canonical(system: System, day: dt.date) -> bool:
 
 
 def classification_runs(system: System, day: dt.date) -> list[str]:
-    with dg.DagsterInstance.from_config(str(system.dagster.home)) as instance:
+    with instance_at(system.dagster.home) as instance:
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(asset_key=dg.AssetKey("unit_classification"), asset_partitions=[day.isoformat()]), limit=20
         ).records
