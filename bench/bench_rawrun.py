@@ -36,8 +36,8 @@ from pathlib import Path
 warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
 
 HERE = Path(__file__).resolve().parent
-# the environment this process started with: importing p114 sets allocator variables (p114_assets/__init__.py)
-# that a child must not inherit from here, or a variant (another checkout) would run with this checkout's
+# the environment this process started with: a child starts from it, not from whatever importing a
+# checkout's code may have set here, so a variant (another checkout) runs with its own settings
 STARTED_WITH = dict(os.environ)
 CACHE = HERE / ".cache" / "backfill" / "SF-8000u"
 SAMPLE_SECONDS = 0.02

@@ -11,14 +11,6 @@ For notebooks, `p114_assets.read(table, start=..., end=..., run_type=..., units=
 importing a layer never pulls in the app.
 """
 
-import os
-
-# Polars allocates through its own jemalloc, which kept freed pages resident for seconds: in a raw
-# run the checks' frames (~150 MB) were still there when the write and the next parse peaked
-# (bench_rawrun, with Arrow's release: 787-835 MiB peak against 930-957 without this). Read when polars loads, so
-# set before any layer imports it; a value the user set wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
-
 __all__ = ["Warehouse", "read"]
 
 

@@ -48,18 +48,11 @@ def test_defaults_and_the_one_switch():
     assert config.bigquery_location({}) is None and config.bigquery_storage_api({"P114_BQ_STORAGE_API": "0"}) is False
 
 
-# The one environment access allowed outside config.py: the package's __init__ gives polars' allocator
-# its default before anything imports polars (config itself imports polars, so it cannot do this)
-ALLOCATOR_DEFAULT = 'os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")'
-
-
 def test_no_environment_is_read_outside_config():
     package = Path(config.__file__).parent
-    texts = {p: p.read_text().replace(ALLOCATOR_DEFAULT, "") if p == package / "__init__.py" else p.read_text()
-             for p in package.rglob("*.py") if p.name != "config.py"}  # fmt: skip
-    readers = [str(p.relative_to(package)) for p, text in texts.items() if "os.getenv" in text or "os.environ" in text]
+    readers = [str(p.relative_to(package)) for p in package.rglob("*.py")
+               if p.name != "config.py" and ("os.getenv" in p.read_text() or "os.environ" in p.read_text())]  # fmt: skip
     assert readers == []
-    assert ALLOCATOR_DEFAULT in (package / "__init__.py").read_text()
 
 
 def test_the_cli_says_which_variable_is_wrong_in_one_line(tmp_path):
