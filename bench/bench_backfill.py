@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -97,14 +98,32 @@ RUNS_QUERY = """query Runs { runsOrError(limit: 500) { __typename ... on Runs { 
   runId status creationTime startTime endTime assetSelection { path } tags { key value } } } } }"""
 
 
+PID_QUERY = """query Pid($runId: ID!) { logsForRun(runId: $runId) { __typename ... on EventConnection {
+  events { __typename ... on EngineEvent { message } } } } }"""
+STARTED_PROCESS = re.compile(r"Started process for run \(pid: (\d+)\)")  # the code server's engine event
+
+
+def run_pid(client, run_id: str) -> int | None:
+    """The pid of the run's process, from the engine event its code server logs when it starts it."""
+    found = client.query(PID_QUERY, runId=run_id)["logsForRun"]
+    for event in found.get("events", []):
+        match = STARTED_PROCESS.search(event.get("message") or "")
+        if match:
+            return int(match.group(1))
+    return None
+
+
 def match_processes(runs: list[dict], seen) -> None:
-    """Each run's process: Dagster's code server spawns it (multiprocessing) when the run is
-    dequeued; it writes RUN_START once it has loaded the code and exits soon after the run ends.
-    So a run's process started before its RUN_START and was last seen nearest after its end."""
+    """Each run's process: by the pid its code server logged (`run["pid"]`), else by timing (the
+    code server spawns it, multiprocessing, when the run is dequeued; it writes RUN_START once it
+    has loaded the code and exits soon after the run ends: it started before its RUN_START and was
+    last seen nearest after its end). Timing alone once took a short-lived spawned helper."""
     spawned = [s for s in seen if "spawn_main" in s.cmdline]
     taken: set[int] = set()
     for run in sorted((r for r in runs if r["startTime"] and r["endTime"]), key=lambda r: r["endTime"]):
         fits = [s for s in spawned if id(s) not in taken and s.started <= run["startTime"] + 0.5 and s.last_seen >= run["endTime"] - 1]
+        by_pid = [s for s in spawned if id(s) not in taken and s.pid == run.get("pid") and s.started <= run["startTime"] + 0.5]
+        fits = by_pid or fits
         if fits:
             run["process"] = min(fits, key=lambda s: (s.last_seen - run["endTime"], run["startTime"] - s.started))
             taken.add(id(run["process"]))
@@ -133,7 +152,9 @@ def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict,
             backfill = client.wait_backfill(backfill_id, timeout=6 * 3600)
             done = time.time()
         runs = client.query(RUNS_QUERY)["runsOrError"]["results"]
-    runs = [r for r in runs if r["creationTime"] >= launched - 1]  # this backfill's, and what automation launched meanwhile
+        runs = [r for r in runs if r["creationTime"] >= launched - 1]  # this backfill's, and what automation launched meanwhile
+        for run in runs:
+            run["pid"] = run_pid(client, run["runId"])
     for run in runs:
         run["process"] = None
         run["ours"] = {"key": "dagster/backfill", "value": backfill_id} in run["tags"]
@@ -263,6 +284,9 @@ def main() -> None:
               + (f"{cpu:6.1f}   {rss / MiB:5,.0f} MiB" if cpu is not None else f"{'':6}   {'':9}") + f"   {ratio}")  # fmt: skip
     print(f"  ({sum(r['ours'] for r in ui['runs'])} runs of the backfill and {sum(not r['ours'] for r in ui['runs'])} launched by automation, {sum((r['endTime'] or 0) - (r['startTime'] or 0) for r in ui['runs'] if r['ours']):.1f} s inside the backfill's runs, "
           f"{startup_total:.1f} s of run start-up; peak RSS is the largest run process's; UI CPU counts every process)")  # fmt: skip
+    matched = [r for r in ui["runs"] if r["process"] is not None]
+    print(f"  run processes: {sum(r['process'].pid == r.get('pid') for r in matched)} of {len(ui['runs'])} found by the pid Dagster logged, "
+          f"{sum(r['process'].pid != r.get('pid') for r in matched)} by timing alone")  # fmt: skip
     print("  UI CPU s by process: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(ui["cpu_by_kind"].items(), key=lambda kv: -kv[1])))
     all_busy, ui_busy = ui["watch"].cores_busy(ui["launched"], ui["launched"] + ui["seconds"])
     print(f"  cores busy (of {os.cpu_count()}): UI path {ui_busy:.2f} of {all_busy:.2f} on the machine"
