@@ -28,6 +28,7 @@ from typing import Any
 
 import dagster as dg
 import sqlalchemy as db
+from dagster._core.storage.event_log.polling_event_watcher import SqlPollingEventWatcher
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
 from dagster._serdes import ConfigurableClassData
@@ -68,6 +69,7 @@ class P114SqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str | None = None, inst_data: ConfigurableClassData | None = None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()  # before Dagster's __init__ connects
+        self._poller: SqlPollingEventWatcher | None = None
         home = _home_being_opened or config.dagster_home()
         if not base_dir and not home:
             message = "P114SqliteEventLogStorage: set DAGSTER_HOME to the folder of dagster.yaml (or use instance_at)"
@@ -114,10 +116,25 @@ class P114SqliteEventLogStorage(SqliteEventLogStorage):
                 engine.dispose()
             self._engines.clear()
 
+    # The UI's run page follows a run's log through watch(). Dagster's SQLite storage hears of new
+    # events when the run's database file changes, which commits through a kept connection (to its
+    # WAL) do not do until a checkpoint, so the page stood still: poll, as Dagster's Postgres storage does.
+    def watch(self, run_id: str, cursor: str | None, callback: Any) -> None:
+        if self._poller is None:
+            self._poller = SqlPollingEventWatcher(self)
+        self._poller.watch_run(run_id, cursor, callback)
+
+    def end_watch(self, run_id: str, handler: Any) -> None:
+        if self._poller is not None:
+            self._poller.unwatch_run(run_id, handler)
+
     def wipe(self) -> None:
         self._dispose_engines()  # its databases are deleted: no connection may keep them open
         super().wipe()
 
     def dispose(self) -> None:
+        if self._poller is not None:
+            self._poller.close()
+            self._poller = None
         self._dispose_engines()
         super().dispose()

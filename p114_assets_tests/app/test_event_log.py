@@ -82,3 +82,37 @@ def test_without_a_home_the_storage_says_what_it_needs(tmp_path, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     with pytest.raises(dg.DagsterInvalidConfigError, match="set DAGSTER_HOME"):
         P114SqliteEventLogStorage()
+
+
+def test_a_watcher_gets_each_event_while_the_run_is_still_writing(home):
+    """The UI's run page follows a run's log through the storage's `watch`. Dagster's SQLite storage
+    is told of new events by the run database's file changing, which a kept connection's commits
+    (to the WAL) no longer do until a checkpoint: the page would stand still for minutes."""
+    import threading
+    import time
+
+    from dagster._core.events.log import EventLogEntry
+
+    with instance_at(home) as writer, instance_at(home) as reader:
+        seen: list[str] = []
+        arrived = threading.Event()
+
+        def follow(entry, _cursor):
+            seen.append(entry.user_message)
+            arrived.set()
+
+        def log(message: str) -> None:
+            entry = EventLogEntry(error_info=None, level=20, user_message=message, run_id="run-a", timestamp=time.time(),
+                                  step_key=None, job_name="job", dagster_event=None)  # fmt: skip
+            writer.event_log_storage.store_event(entry)
+
+        log("first")
+        reader.event_log_storage.watch("run-a", None, follow)
+        try:
+            for message in ("second", "third"):
+                arrived.clear()
+                log(message)
+                assert arrived.wait(10), f"{message!r} did not reach the watcher: {seen}"
+            assert seen[-2:] == ["second", "third"] and "first" in seen
+        finally:
+            reader.event_log_storage.end_watch("run-a", follow)
