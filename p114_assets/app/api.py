@@ -86,7 +86,8 @@ class Warehouse:
 
     def tables(self) -> dict[str, int]:
         """Every table the warehouse holds, with its rows."""
-        return {name: queries.table_rows(self.engine, name) for name in TABLES if self.engine.table_exists(name)}
+        existing = self.engine.existing_tables(list(TABLES))  # asked once: each ask is a connection
+        return {name: queries.table_rows(self.engine, name) for name in TABLES if name in existing}
 
     def read(self, table: str, start: DateLike = None, end: DateLike = None, run_type: str | Iterable[str] | None = None,
              units: str | Iterable[str] | None = None, parties: str | Iterable[str] | None = None,

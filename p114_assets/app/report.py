@@ -68,10 +68,8 @@ def build_report(warehouse: Warehouse, title: str = "p114 warehouse report") -> 
                  "(periods expected from Europe/London: 46 / 48 / 50).</p>",
                  _table(["settlement date", "periods due", *RUN_TYPES], grid, left=1, classes=css)]  # fmt: skip
 
-    counts = []
-    for name in TABLES:
-        if warehouse.table_exists(name):
-            counts.append([f"{SCHEMA}.{name}", queries.table_rows(warehouse, name)])
+    existing = warehouse.existing_tables(list(TABLES))  # asked once: each ask is a connection
+    counts = [[f"{SCHEMA}.{name}", queries.table_rows(warehouse, name)] for name in TABLES if name in existing]
     sections += ["<h2>Tables</h2>", _table(["table", "rows"], counts)]
 
     energy = queries.energy_by_unit_kind(warehouse)

@@ -278,14 +278,16 @@ def table_rows(warehouse: Warehouse, partitions: list[Partition], dates: list[dt
     with market data (bm_units, not partitioned by date, is counted whole)."""
     wanted, wanted_dates = set(partitions), set(dates)
     rows = {}
-    for name in (TABLES if with_market else SETTLEMENT_TABLES):
+    names = list(TABLES if with_market else SETTLEMENT_TABLES)
+    existing = warehouse.existing_tables(names)  # asked once: each ask is a connection
+    for name in names:
         if "settlement_date" not in TABLES[name].column_names:
-            rows[name] = queries.table_rows(warehouse, name) if warehouse.table_exists(name) else 0
+            rows[name] = queries.table_rows(warehouse, name) if name in existing else 0
             continue
         rows[name] = 0
         raw = name in RAW_TABLES  # partitioned by date and run type; derived: by date
         days = sorted({d for d, _ in wanted} if raw else wanted_dates)
-        if not days or not warehouse.table_exists(name):
+        if not days or name not in existing:
             continue
         counts = queries.row_counts(warehouse, name, days[0], days[-1], by_run=raw)
         if raw:
