@@ -240,3 +240,38 @@ def test_a_window_built_while_a_date_of_it_was_loading_is_rebuilt_when_the_date_
     assert window_days(env, second) == {2}
     tick = dg.evaluate_automation_conditions(defs=defs, instance=env["instance"], cursor=tick.cursor)
     assert not tick.get_requested_partitions(CLASSIFICATION)  # once: no loop
+
+
+def test_a_range_run_checks_the_next_file_while_this_one_is_written(env, market, monkeypatch):
+    """Issue 14: the checks of a partition (~0.3 s at real scale) ran on the run's one writing
+    thread between two writes. The next file is now parsed and checked on the prefetch thread
+    from the moment the current write's largest table is in: here the current write waits there
+    until the next partition's checks have started, which never happens if they run after it."""
+    from p114_assets.warehouse import checked_load
+
+    days = [dt.date(2024, 5, 20 + i) for i in range(2)]
+    for day in days:
+        write(env, market, day, "SF")
+    started = {day: threading.Event() for day in days}
+    seen, real_check, real_write = [], checked_load.check_partition, checked_load.write_checked
+
+    def check_partition(tables, header, settlement_date, *args, **kwargs):
+        started[settlement_date].set()
+        return real_check(tables, header, settlement_date, *args, **kwargs)
+
+    def write_checked(warehouse, checked, after_peak=None, release=False):
+        def peak():
+            after_peak()
+            if checked.settlement_date == days[0]:
+                seen.append(started[days[1]].wait(timeout=30))
+
+        return real_write(warehouse, checked, peak if after_peak else None, release)
+
+    monkeypatch.setattr(checked_load, "check_partition", check_partition)
+    monkeypatch.setattr(checked_load, "write_checked", write_checked)
+    result = run(env, [f"{d}|SF" for d in days])
+    assert result.success, root_causes(result)
+    assert seen == [True]
+    written = [m.metadata["rows_in_run"].value for m in result.asset_materializations_for_node("raw_tables")
+               if m.asset_key == dg.AssetKey("bm_unit_period")]  # fmt: skip
+    assert written == [2 * 48 * len(market.units)] * 2  # both dates, every unit and period (one event a partition)

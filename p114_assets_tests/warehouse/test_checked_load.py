@@ -188,3 +188,33 @@ def test_the_previous_rows_of_a_new_partition_take_three_connections(tmp_path, p
     monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
     assert checked_load.previous_rows(warehouse, DAY + dt.timedelta(days=1), "SF") is None  # no status row, no rows: counted
     assert len(opened) == 3  # which tables exist; the status row; the rows counted
+
+
+def test_the_previous_rows_of_a_run_s_partitions_are_asked_together(warehouse, parsed, small_market):
+    """A raw run asks for its partitions' previous rows at once, before it parses: one loaded with
+    a partition_status row, one loaded before partition_status existed (counted), one never loaded."""
+    ii = parse_bytes((generated := generate_file(small_market, DAY, "II")).text, generated.file_name.name)
+    assert checked_load.load_partition(warehouse, dict(parsed.tables), parsed.header, DAY, "SF").loaded
+    warehouse.replace_partition(ii.tables, DAY, "II")  # no partition_status row
+    later = DAY + dt.timedelta(days=1)
+    assert checked_load.previous_rows_of(warehouse, [(DAY, "SF"), (DAY, "II"), (later, "SF")]) == {
+        (DAY, "SF"): {name: t.num_rows for name, t in parsed.tables.items()},
+        (DAY, "II"): {name: t.num_rows for name, t in ii.tables.items()},
+        (later, "SF"): None,
+    }
+    assert checked_load.previous_rows_of(warehouse, []) == {}
+
+
+def test_the_previous_rows_of_seven_new_partitions_take_three_connections(tmp_path, parsed, monkeypatch):
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
+    assert checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF").loaded
+    opened, connect = [], DuckDBWarehouse.connect
+
+    def counted(self, *args, **kwargs):
+        opened.append(1)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
+    week = [(DAY + dt.timedelta(days=i), "SF") for i in range(1, 8)]
+    assert checked_load.previous_rows_of(warehouse, week) == dict.fromkeys(week)
+    assert len(opened) == 3  # which tables exist; the status rows; the rows counted (a connection each before)

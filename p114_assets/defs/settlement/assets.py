@@ -1,6 +1,7 @@
 """S0142 files and the raw tables parsed from them, partitioned by settlement date x run type."""
 
 import datetime as dt
+import functools
 import hashlib
 import time
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ import dagster as dg
 from p114_assets import config
 from p114_assets.core import quality
 from p114_assets.core.prefetch import Prefetch
-from p114_assets.core.s0142.parser import ParsedS0142, S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
+from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import check_outputs, evaluations, report
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
@@ -153,15 +154,20 @@ def _load_metadata(header: S0142Header, written: dict[str, int], name: str) -> d
             "flow_version": header.flow_version, "bytes": header.compressed_bytes}  # fmt: skip
 
 
-def _parse_landed(landed: tuple[tuple[dt.date, str], Path | None]) -> tuple[ParsedS0142 | None, float]:
-    """The parsed file of a partition (checked against it) and the seconds the parse took."""
+def _parse_and_check(landed: tuple[tuple[dt.date, str], Path | None], previous: dict[tuple[dt.date, str], dict[str, int] | None],
+                     min_row_ratio: float) -> tuple[checked_load.CheckedPartition | None, float]:  # fmt: skip
+    """The parsed file of a partition (checked against it), its rows staged and checked (check
+    before swap), and the seconds the parse took."""
     (settlement_date, run_type), path = landed
     if path is None:
         return None, 0.0
     started = time.perf_counter()
     parsed = parse_file(path)
     check_header_matches(parsed.header, settlement_date, run_type)
-    return parsed, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    checked = checked_load.check_partition(parsed.tables, parsed.header, settlement_date, run_type,
+                                           previous.get((settlement_date, run_type)), min_row_ratio, release=True)  # fmt: skip
+    return checked, seconds
 
 
 @dg.multi_asset(
@@ -188,24 +194,27 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     errors: dict[str, str] = {}
     parse_seconds = write_seconds = check_seconds = 0.0
     ratio = config.min_row_ratio()
-    # one partition ahead: the next file is parsed on a thread while this one is written
-    parses = Prefetch([(partition, landing.latest(*partition)) for partition in partitions_of(context)], _parse_landed)
+    landed = [(partition, landing.latest(*partition)) for partition in partitions_of(context)]
+    previous = checked_load.previous_rows_of(warehouse, [partition for partition, path in landed if path is not None])
+    # one partition ahead: the next file is parsed and checked on a thread while this one is written
+    parses = Prefetch(landed, functools.partial(_parse_and_check, previous=previous, min_row_ratio=ratio))
     for ((settlement_date, run_type), path), parsing in parses:
         key = str(partition_key(settlement_date, run_type))
         if path is None:
             errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
             continue
         try:
-            parsed, seconds = parsing.result()
+            checked, seconds = parsing.result()
             parse_seconds += seconds
         except S0142Error as exc:
             errors[key] = str(exc)
             continue
-        # The next file parses on the second core while this one is written, from the moment the
-        # write's memory peak (its largest table) is behind: parse and peak together topped 1 GB.
-        # The rows are handed over (parsed.tables is emptied), so each table's memory goes once written.
-        done = checked_load.load_partition(warehouse, parsed.tables, parsed.header, settlement_date, run_type, ratio,
-                                           after_peak=parses.start_next, release=True)  # fmt: skip
+        # The next file parses and is checked on the second core while this one is written, from
+        # the moment the write's memory peak (its largest table) is behind: parse and peak together
+        # topped 1 GB. The rows are handed over, so each table's memory goes once written.
+        header = checked.header
+        done = checked_load.write_checked(warehouse, checked, after_peak=parses.start_next, release=True)
+        del checked
         write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
         outcomes[key], written = done.outcomes, done.rows
         if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
@@ -213,7 +222,7 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
             errors[key] = (f"failed blocking check(s) {', '.join(failed)}; the partition keeps its previous rows, "
                            f"the file's rows are in the *_quarantine tables (partition_status says why)")  # fmt: skip
         else:
-            loaded[key] = (parsed.header, written)
+            loaded[key] = (header, written)
         context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items())
                          + ("" if done.loaded else " (quarantined)"))  # fmt: skip
 
