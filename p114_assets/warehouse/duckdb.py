@@ -11,7 +11,7 @@ import ctypes
 import datetime as dt
 import errno
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from pydantic import Field
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from p114_assets.warehouse import sql, stored
+from p114_assets.warehouse.unit_batches import batches as _batches, consecutive as _consecutive
 from p114_assets.warehouse.base import SCHEMA, Warehouse
 from p114_assets.warehouse.tables import (PARTITION_STATUS, QUARANTINE_SUFFIX, REFERENCE_TABLES, STORED_RAW_TABLES, TABLES, VALID_VIEWS, VIEWS, duckdb_columns,
                                           cluster_order, duckdb_create, write_columns, write_order)  # fmt: skip
@@ -105,28 +106,6 @@ def in_write_order(rows: pa.Table, columns: Sequence[str], batch_rows: int) -> p
     return pa.RecordBatchReader.from_batches(rows.schema, batches())
 
 
-def _consecutive(items: Iterable[tuple], rows: int, one_run: bool) -> Iterator[list[tuple]]:
-    """Consecutive items (their row count last) together, at most `rows` rows (or one item) a list;
-    `one_run`: never two runs (the items' first field) in a list."""
-    group: list[tuple] = []
-    held = 0
-    for item in items:
-        if group and ((one_run and item[0] != group[0][0]) or held + item[-1] > rows):
-            yield group
-            group, held = [], 0
-        group.append(item)
-        held += item[-1]
-    if group:
-        yield group
-
-
-def _batches(groups: Sequence[tuple[str, str, int]], rows: int) -> Iterator[tuple[str, str, str, int]]:
-    """(run, first unit, last unit, rows) of consecutive (run, unit, row count) groups, each batch
-    at most `rows` rows (or one unit) and of one run."""
-    for batch in _consecutive(groups, rows, one_run=True):
-        yield batch[0][0], batch[0][1], batch[-1][1], sum(g[2] for g in batch)
-
-
 class DuckDBWarehouse(Warehouse):
     """p114's tables in an embedded DuckDB file, schema `p114`."""
 
@@ -183,6 +162,13 @@ class DuckDBWarehouse(Warehouse):
         "without it, 0.64 GB with 384MB, 0.51 GB with 256MB (at some cost in time; the derived run of 30 dates: "
         "834 MiB at 384MB, 715 MiB at 256MB in 12.2 s against 13.2). Clustering has its own limit. Not applied to the raw partition write, which streams and which a limit "
         "only slows. Empty: DuckDB's default (80% of RAM).",
+    )
+
+    raw_disabled_compression: str = Field(
+        default="fsst",
+        description="DuckDB compression methods the raw partition write does not try (comma-separated; empty: all). "
+        "FSST's analysis of every string segment cost ~0.1 CPU s of the 1.2 s insert of bm_unit_period for no smaller "
+        "file (README, bench_partition). Only the raw write's connection: applies to any file, other writes keep all.",
     )
 
     def location(self) -> str:
@@ -327,7 +313,7 @@ class DuckDBWarehouse(Warehouse):
         loaded = stored.loaded_run(tables["bm_unit_period"]) if "bm_unit_period" in tables else None
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in names)] if status is not None else []
         written: dict[str, int] = {}
-        with self._transaction([*names, stored.LOADED_RUNS, stored.DAILY, *checked]) as con:
+        with self._transaction([*names, stored.LOADED_RUNS, stored.DAILY, *checked], raw=True) as con:
             for name in sorted(names, key=lambda n: -tables[n].num_rows):  # the largest, and the peak, first
                 table = tables.pop(name) if release else tables[name]
                 self._put_rows(con, name, table, settlement_date, run_type)
@@ -358,19 +344,22 @@ class DuckDBWarehouse(Warehouse):
     def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:
         tables = stored.stored_rows(tables)
         quarantine = {name: f"{name}{QUARANTINE_SUFFIX}" for name in tables}
-        with self._transaction([*quarantine.values(), PARTITION_STATUS.name]) as con:
+        with self._transaction([*quarantine.values(), PARTITION_STATUS.name], raw=True) as con:
             for name, rows in tables.items():
                 self._put_rows(con, name, rows, settlement_date, run_type, into=quarantine[name])
             self._put_status(con, status, settlement_date, run_type, ("quarantined",))
 
     @contextmanager
-    def _transaction(self, tables: Sequence[str], bounded: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def _transaction(self, tables: Sequence[str], bounded: bool = False, raw: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection inside one transaction, the tables created first (DDL outside it);
         committed when the block ends, rolled back if it raises. `bounded`: SQL that may need more
-        memory than a run should take (sql_memory_limit) spills to disk instead."""
+        memory than a run should take (sql_memory_limit) spills to disk instead. `raw`: a raw
+        partition's write (without the raw_disabled_compression methods)."""
         with self.connect() as con:
             if bounded:
                 self._bound(con)
+            if raw and self.raw_disabled_compression:
+                con.execute(f"SET disabled_compression_methods = '{_sql_string(self.raw_disabled_compression)}'")
             self.ensure_tables(con, tables)
             with self._committed(con):
                 yield con

@@ -185,3 +185,26 @@ def test_derived_sql_runs_under_the_memory_limit_and_the_partition_write_does_no
         unbounded = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
     assert bounded[0] in ("95.3 MiB", "100.0 MB") and bounded[1] == f"{(tmp_path / 'p114.duckdb').resolve()}.tmp"
     assert unbounded != bounded[0]
+
+
+def _compressions(path, table: str, column: str) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {c for (c,) in con.execute(f"SELECT DISTINCT compression FROM pragma_storage_info('p114.p114.{table}') "
+                                          "WHERE column_name = ? AND segment_type = 'VARCHAR'", [column]).fetchall()}  # fmt: skip
+
+
+@pytest.mark.parametrize("disabled, fsst_stored", [("fsst", False), ("", True)])
+def test_the_raw_write_skips_the_compression_methods_it_is_told_to_and_reads_back_the_same(tmp_path, tables, disabled, fsst_stored):
+    """Long distinct strings are where DuckDB picks FSST when it may (the control case): the raw
+    write skips it (raw_disabled_compression) and the rows read back the same; other writes keep all methods."""
+    rows = tables["bm_unit_period"]
+    names = pa.array([f"a trading unit of the synthetic market, number {i:07d}" for i in range(rows.num_rows)])
+    wordy = {**tables, "bm_unit_period": rows.set_column(rows.schema.get_field_index("trading_unit_name"), "trading_unit_name", names)}
+    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"), raw_disabled_compression=disabled)
+    warehouse.replace_partition(wordy, DAY, "SF")
+    assert ("FSST" in _compressions(tmp_path / "p114.duckdb", "bm_unit_period", "trading_unit_name")) is fsst_stored
+    back = warehouse.query("SELECT * FROM p114.bm_unit_period ORDER BY settlement_period, bm_unit_id")
+    original = add_period_times(wordy["bm_unit_period"]).sort_by([("settlement_period", "ascending"), ("bm_unit_id", "ascending")])
+    assert back.to_pylist() == original.to_pylist()
+    with warehouse._transaction(["loaded_runs"]) as con:  # not a raw write: DuckDB's default
+        assert con.execute("SELECT current_setting('disabled_compression_methods')").fetchone()[0] == ""
