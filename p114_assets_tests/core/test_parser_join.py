@@ -270,3 +270,29 @@ def test_units_in_repeating_runs_join_as_the_general_join_does(units, periods, e
     assert differs.keys() == expected_differs.keys()
     for column, mask in differs.items():
         assert np.array_equal(mask, expected_differs[column]), column
+
+
+def test_a_join_big_enough_for_two_threads_equals_the_general_join():
+    """Past 4,096 matched rows the native join compares the twins in two threads, each a half of the
+    rows (earlier and later periods): differences in either half, and in the row at the cut, are
+    all found, and the BPI rows used (which the native join reports) are the general join's."""
+    rng = np.random.default_rng(7)
+    keys = [(period, unit) for period in range(1, 11) for unit in range(700)]  # 7,000 BPI rows
+    bpi_rows = [(p, u, *(int(v) for v in rng.integers(0, 3, len(BPI_BP7_TWINS)))) for p, u in keys]
+    bpi_rows = [tuple(None if (i >= 2 and v == 2) else v for i, v in enumerate(row)) for row in bpi_rows]
+    bp7_rows = [row for row in bpi_rows[::-1] if row[1] % 50]  # another order; some BPI rows left alone
+    bp7_rows[0] = (bp7_rows[0][0], bp7_rows[0][1], 3, *bp7_rows[0][3:])  # one difference: file order's first row
+    middle = len(bp7_rows) // 2
+    bp7_rows[middle] = (*bp7_rows[middle][:3], 1, 1, 1, 1)  # and at the cut between the halves (or near it)
+    bpi, bpi_period = _table(bpi_rows, [1234, 5000], 10)
+    bp7, bp7_period = _table(bp7_rows, [77, 3333, 6000], 11)
+    match, differs, used = nesting.native_join(bpi, bpi_period, bp7, bp7_period, True)
+    expected_match, expected_differs = _general(bpi, bpi_period, bp7, bp7_period)
+    assert np.array_equal(match, expected_match)
+    assert differs.keys() == expected_differs.keys() and differs
+    for column, mask in differs.items():
+        assert np.array_equal(mask, expected_differs[column]), column
+    expected_used = np.zeros(bpi.num_rows, bool)
+    expected_used[expected_match[expected_match >= 0]] = True
+    assert np.array_equal(used, expected_used) and not used.all()
+    _same_table(bpi, bpi_period, bp7, bp7_period)

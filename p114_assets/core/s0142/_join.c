@@ -218,23 +218,23 @@ static inline int twin_differs(const Twin *t, int64_t row, int64_t r) {
 
 #define PREFETCH 16 /* rows */
 
-typedef struct { /* the twins first, first + 2, ... compared for the BP7 rows in `order` */
+typedef struct { /* every twin compared for the BP7 rows order[begin, end) */
     const Twin *twins;
-    Py_ssize_t n_twins, first;
+    Py_ssize_t n_twins;
     const int32_t *order;
-    int64_t n_order;
+    int64_t begin, end;
     const int64_t *match;
-    char **differs;
-    int64_t *counts;
+    char **differs; /* shared: the two halves write different rows */
+    int64_t *counts; /* this half's own: differing rows a twin */
 } Comparison;
 
 static void *compare_twins(void *arg) {
     const Comparison *c = arg;
-    for (Py_ssize_t t = c->first; t < c->n_twins; t += 2) { /* a column at a time */
+    for (Py_ssize_t t = 0; t < c->n_twins; t++) { /* a column at a time */
         const Twin *twin = &c->twins[t];
         int size = twin->kind == 's' ? 4 : twin->kind == 'f' ? 8 : 16; /* of a value, or a string's offset */
-        for (int64_t k = 0; k < c->n_order; k++) {
-            if (k + PREFETCH < c->n_order) { /* the reads a few rows ahead, so that their misses overlap */
+        for (int64_t k = c->begin; k < c->end; k++) {
+            if (k + PREFETCH < c->end) { /* the reads a few rows ahead, so that their misses overlap */
                 int64_t r2 = c->order[k + PREFETCH], a2, e2;
                 const Chunk *x = row_at(twin->bp7, twin->bp7_chunk, r2, &a2);
                 const Chunk *y = row_at(twin->bpi, twin->bpi_chunk, c->match[r2], &e2);
@@ -428,18 +428,23 @@ PyObject *p114_join(PyObject *self, PyObject *args) {
             twin->bp7_chunk = bp7_chunk && aligned(twin->bp7, &bp7_units) ? bp7_chunk : NULL;
             twin->blank_chunk = bp7_chunk && twin->blank && aligned(twin->blank, &bp7_units) ? bp7_chunk : NULL;
         }
-        if (twins) {
-            /* the twin columns two ways: every other one in a second thread (the other core is
-             * mostly idle by now: the join is the last step of a parse) */
-            Comparison odd = {twins, n_twins, 1, order, n_order, match, differ_bufs, differ_counts};
-            Comparison even = odd;
-            even.first = 0;
+        int64_t *later_counts = twins ? calloc((size_t)n_twins + 1, sizeof(int64_t)) : NULL;
+        if (twins && later_counts) {
+            /* the rows in two halves (the earlier and the later periods), the later in a second
+             * thread (the other core is mostly idle by now: the join is the last step of a parse).
+             * By rows, not by columns: the text column (a blank BPI value read as BP7's unit id)
+             * costs as much as the four numbers together, so halves of the columns were uneven */
+            Comparison earlier = {twins, n_twins, order, 0, n_order / 2, match, differ_bufs, differ_counts};
+            Comparison later = earlier;
+            later.begin = earlier.end, later.end = n_order, later.counts = later_counts;
             pthread_t helper;
-            int helped = n_twins > 1 && n_order >= 4096 && pthread_create(&helper, NULL, compare_twins, &odd) == 0;
-            compare_twins(&even);
+            int helped = n_order >= 4096 && pthread_create(&helper, NULL, compare_twins, &later) == 0;
+            compare_twins(&earlier);
             if (helped) pthread_join(helper, NULL);
-            else compare_twins(&odd);
-        }
+            else compare_twins(&later);
+            for (Py_ssize_t t = 0; t < n_twins; t++) differ_counts[t] += later_counts[t];
+        } else if (twins) out_of_memory = 1;
+        free(later_counts);
         if (order && !twins) out_of_memory = 1;
         free(twins);
         if (!order && n_bpi > 0) out_of_memory = 1;

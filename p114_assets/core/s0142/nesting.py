@@ -84,6 +84,8 @@ class Markers:
         return self.period[position], self.party[position]
 
     def party_ids(self, index: np.ndarray) -> pa.Array:
+        if not index.size or index.min() >= 0:  # every record has its party (always so in a party block)
+            return self.parties.take(pa.array(index))
         return self.parties.take(pa.array(index, mask=index < 0))
 
 
@@ -106,22 +108,24 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
     """BPI and BP7 of the same unit and period in one row, with BP7's values where both exist; BPI
     rows with no BP7 keep their own values. Columns: BP7's fields, settlement_period, lead_party_id,
     bpi_bp7_mismatch, bpi_line_number, bp7_line_number, extra_fields."""
-    joined = native_join(bpi, bpi_period, bp7, bp7_period)
+    joined = native_join(bpi, bpi_period, bp7, bp7_period, True)  # with_used (positional: tests stub it)
+    used = None  # which BPI rows a BP7 row took: from the native join, else from `match` below
     if joined is None:
         match = _match(bpi, bpi_period, bp7, bp7_period)
         if match is None:  # a unit twice in a period: each BP7 row takes the first such BPI
             match = _match_by_sort(bpi, bpi_period, bp7, bp7_period)
         differs = None
     else:
-        match, differs = joined
+        match, differs, used = joined
     matched = match >= 0
+    every = bool(matched.all())  # the usual file: every BP7 has its BPI, so no mask and no clipped copy
     out = bp7.rename_columns(["bp7_line_number" if c == "line_number" else c for c in bp7.column_names])
     out = out.append_column("settlement_period", pa.array(bp7_period, pa.int64()))
     out = out.append_column("lead_party_id", lead_party)
-    index = np.maximum(match, 0)
+    index = match if every else np.maximum(match, 0)
     bpi_lines = line_numbers(bpi) if bpi_lines is None else bpi_lines
     taken = bpi_lines[index] if bpi.num_rows else np.zeros(len(match), np.int64)  # masked where unmatched
-    out = out.append_column("bpi_line_number", pa.array(taken, pa.int64(), mask=~matched))
+    out = out.append_column("bpi_line_number", pa.array(taken, pa.int64(), mask=None if every else ~matched))
     if differs is None:
         differs = _differs(bp7, bpi, index, matched)
     out = out.append_column("bpi_bp7_mismatch", _mismatch(bp7, bpi, index, differs))
@@ -130,8 +134,9 @@ def bm_unit_period(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_per
         out = out.set_column(out.schema.get_field_index("extra_fields"), "extra_fields",
                              _with_bpi_extra(out.column("extra_fields"), bpi_extra))
 
-    used = np.zeros(bpi.num_rows, bool)
-    used[match[matched]] = True
+    if used is None:
+        used = np.zeros(bpi.num_rows, bool)
+        used[match[matched]] = True
     if used.all():
         return out
     lonely = pa.array(np.flatnonzero(~used))
@@ -269,10 +274,11 @@ def _mismatch(bp7: pa.Table, bpi: pa.Table, index: np.ndarray, differs: dict[str
 _TWIN_KINDS = {pa.string(): "s", pa.float64(): "f"}
 
 
-def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table,
-                bp7_period: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]] | None:  # fmt: skip
+def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table, bp7_period: np.ndarray,
+                with_used: bool = False) -> tuple | None:  # fmt: skip
     """_match (or _match_by_sort) and _differs in one native pass (_fields.join): each BP7 row's
-    first BPI row of its period and unit (-1: none), and the twins that differ. None where the
+    first BPI row of its period and unit (-1: none), and the twins that differ (`with_used`: and a
+    bool a BPI row, whether a BP7 row took it, which the pass finds anyway). None where the
     native module is absent or a column is of a type it does not compare: the numpy/pyarrow forms
     then do the same."""
     if _fields is None:
@@ -294,11 +300,13 @@ def native_join(bpi: pa.Table, bpi_period: np.ndarray, bp7: pa.Table,
                           np.ascontiguousarray(bp7_period, np.int64), _chunks(units[1]), twins, _MAX_SLOTS)  # fmt: skip
     if joined is None:  # null units, or periods too far apart for direct addressing
         return None
-    match, _, differ_bytes = joined
+    match, used, differ_bytes = joined
     differs = {}
     for column, found in zip(BPI_BP7_TWINS, differ_bytes):
         if found is not None:  # None: the twin agrees on every row
             differs[column] = np.frombuffer(found, np.bool_)
+    if with_used:
+        return np.frombuffer(match, np.int64), differs, np.frombuffer(used, np.bool_)
     return np.frombuffer(match, np.int64), differs
 
 
