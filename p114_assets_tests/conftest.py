@@ -26,6 +26,21 @@ def write_gz(folder: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
+@pytest.fixture
+def duckdb_connections(monkeypatch) -> list[str]:
+    """The DuckDB connections opened from here on, one entry each (each costs ~40 ms of CPU)."""
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    opened, connect = [], DuckDBWarehouse.connect
+
+    def counted(self, *args, **kwargs):
+        opened.append(self.path)
+        return connect(self, *args, **kwargs)
+
+    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
+    return opened
+
+
 @pytest.fixture(scope="session")
 def small_market() -> SyntheticMarket:
     return SyntheticMarket.build(60, seed=7)

@@ -70,20 +70,12 @@ def test_the_default_warehouse_is_the_switchs(vlp_warehouse, monkeypatch):
         p114_assets.Warehouse()
 
 
-def test_the_tables_are_listed_with_one_ask_of_which_exist(vlp_warehouse, monkeypatch):
+def test_the_tables_are_listed_with_one_ask_of_which_exist(vlp_warehouse, duckdb_connections):
     """Each DuckDB connection costs ~40 ms of CPU (ATTACH reads the catalog): which tables exist is
     asked once, then each existing table's rows are counted (asking table by table made a
     connection for each of the ~30 tables the warehouse may hold)."""
-    from p114_assets.warehouse.duckdb import DuckDBWarehouse
-
     wh = Warehouse(vlp_warehouse)
-    opened, connect = [], DuckDBWarehouse.connect
-
-    def counted(self, *args, **kwargs):
-        opened.append(1)
-        return connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
+    duckdb_connections.clear()
     tables = wh.tables()
     assert tables["bm_unit_period"] == 28 and "market_index_price" not in tables  # a table never written is left out
-    assert len(opened) == 1 + len(tables)
+    assert len(duckdb_connections) == 1 + len(tables)

@@ -173,21 +173,18 @@ def test_a_released_load_writes_its_largest_table_without_a_second_copy(tmp_path
     assert count(warehouse, largest) == parsed.tables[largest].num_rows
 
 
-def test_the_previous_rows_of_a_new_partition_take_three_connections(tmp_path, parsed, monkeypatch):
+@pytest.mark.parametrize("new", [1, 7])
+def test_the_previous_rows_of_new_partitions_take_three_connections(tmp_path, parsed, duckdb_connections, new):
     """Issue 14's raw run: every partition of a backfill is new, and each connection costs ~40 ms of
     CPU (ATTACH reads the catalog). Asking whether each table exists one connection at a time made
-    10 connections and 0.42 CPU s a partition (bench_rawrun's warehouse)."""
+    10 connections and 0.42 CPU s a partition (bench_rawrun's warehouse); a run of 7 now asks for
+    all its partitions at once."""
     warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
     assert checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF").loaded
-    opened, connect = [], DuckDBWarehouse.connect
-
-    def counted(self, *args, **kwargs):
-        opened.append(1)
-        return connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
-    assert checked_load.previous_rows(warehouse, DAY + dt.timedelta(days=1), "SF") is None  # no status row, no rows: counted
-    assert len(opened) == 3  # which tables exist; the status row; the rows counted
+    duckdb_connections.clear()
+    partitions = [(DAY + dt.timedelta(days=i), "SF") for i in range(1, new + 1)]
+    assert checked_load.previous_rows_of(warehouse, partitions) == dict.fromkeys(partitions)  # no status row, no rows: counted
+    assert len(duckdb_connections) == 3  # which tables exist; the status rows; the rows counted
 
 
 def test_the_previous_rows_of_a_run_s_partitions_are_asked_together(warehouse, parsed, small_market):
@@ -204,17 +201,3 @@ def test_the_previous_rows_of_a_run_s_partitions_are_asked_together(warehouse, p
     }
     assert checked_load.previous_rows_of(warehouse, []) == {}
 
-
-def test_the_previous_rows_of_seven_new_partitions_take_three_connections(tmp_path, parsed, monkeypatch):
-    warehouse = DuckDBWarehouse(path=str(tmp_path / "p114.duckdb"))
-    assert checked_load.load_partition(warehouse, parsed.tables, parsed.header, DAY, "SF").loaded
-    opened, connect = [], DuckDBWarehouse.connect
-
-    def counted(self, *args, **kwargs):
-        opened.append(1)
-        return connect(self, *args, **kwargs)
-
-    monkeypatch.setattr(DuckDBWarehouse, "connect", counted)
-    week = [(DAY + dt.timedelta(days=i), "SF") for i in range(1, 8)]
-    assert checked_load.previous_rows_of(warehouse, week) == dict.fromkeys(week)
-    assert len(opened) == 3  # which tables exist; the status rows; the rows counted (a connection each before)
