@@ -328,16 +328,23 @@ def header_matches_partition(header: S0142Header, partition: tuple[dt.date, str]
 def file_outcomes(path: str | Path | None, partition: tuple[dt.date, str] | None = None) -> list[Outcome]:
     """The file rules on one file, read only as far as its header and trailer (no records):
     trailer_line_count and header_matches_partition, in that order. `path` None: no file."""
+    return inspected_file(path, partition)[0]
+
+
+def inspected_file(path: str | Path | None,
+                   partition: tuple[dt.date, str] | None = None) -> tuple[list[Outcome], S0142Header | None]:  # fmt: skip
+    """file_outcomes, and the header they read (None where the file could not be read): whoever
+    keeps the file needs not decompress and scan it again (~0.16 CPU s at real scale)."""
     if path is None:
         missing = "no landed file" + (f" for {partition[0]} {partition[1]}" if partition else "")
-        return [HEADER_MATCHES_PARTITION.outcome(False, missing), TRAILER_LINE_COUNT.outcome(False, missing)]
+        return [HEADER_MATCHES_PARTITION.outcome(False, missing), TRAILER_LINE_COUNT.outcome(False, missing)], None
     try:
         header = inspect_file(path)
     except S0142Error as exc:
         failed = TRAILER_LINE_COUNT if exc.check == TRAILER_LINE_COUNT.name else HEADER_MATCHES_PARTITION
         other = HEADER_MATCHES_PARTITION if failed is TRAILER_LINE_COUNT else TRAILER_LINE_COUNT
-        return [failed.outcome(False, str(exc)), other.outcome(False, f"not checked: {exc.reason}")]
-    return [header_matches_partition(header, partition), trailer_line_count(header)]
+        return [failed.outcome(False, str(exc)), other.outcome(False, f"not checked: {exc.reason}")], None
+    return [header_matches_partition(header, partition), trailer_line_count(header)], header
 
 
 def validate_file(path: str | Path) -> list[tuple[str, Outcome | None]]:

@@ -275,3 +275,23 @@ def test_a_range_run_checks_the_next_file_while_this_one_is_written(env, market,
     written = [m.metadata["rows_in_run"].value for m in result.asset_materializations_for_node("raw_tables")
                if m.asset_key == dg.AssetKey("bm_unit_period")]  # fmt: skip
     assert written == [2 * 48 * len(market.units)] * 2  # both dates, every unit and period (one event a partition)
+
+
+def test_a_landed_file_is_decompressed_and_scanned_once(env, market, monkeypatch):
+    """Issue 14: s0142_file checked a file (a full decompress and scan: ~0.16 CPU s at real scale)
+    and then inspected the landed copy again for its metadata. The checks' header is the landed
+    file's (the same bytes under the same name)."""
+    from p114_assets.core.s0142 import parser
+
+    day = dt.date(2024, 5, 27)
+    write(env, market, day, "SF")
+    reads, real_read = [], parser._read
+    monkeypatch.setattr(parser, "_read", lambda path: reads.append(path.name) or real_read(path))
+    result = run(env, [f"{day}|SF"], selection=[dg.AssetKey("s0142_file")])
+    assert result.success, root_causes(result)
+    assert len(reads) == 1
+    metadata = result.asset_materializations_for_node("s0142_file")[0].metadata
+    landed = next(env["folder"].glob("*.gz"))
+    assert metadata["file_name"].value == reads[0] == landed.name
+    assert metadata["line_count"].value == len(gzip.decompress(landed.read_bytes()).splitlines())
+    assert metadata["bytes"].value == landed.stat().st_size

@@ -12,7 +12,7 @@ import dagster as dg
 from p114_assets import config
 from p114_assets.core import quality
 from p114_assets.core.prefetch import Prefetch
-from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, inspect_file, parse_file
+from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.defs.check_results import check_outputs, evaluations, report
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
@@ -87,16 +87,16 @@ def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: 
         except dg.Failure as exc:  # no file to be had (not published yet, not in the folder)
             errors[key] = exc.description
             continue
-        outcomes[key] = quality.file_outcomes(fetched, (settlement_date, run_type))
+        outcomes[key], header = quality.inspected_file(fetched, (settlement_date, run_type))
         failed = [o for o in outcomes[key] if not o.passed]
         if failed:
             errors[key] = f"rejected: {failed[0].description}"
             if fetched.parent == staging:
                 fetched.unlink(missing_ok=True)  # a rejected download is not kept
             continue
-        path = landing.put(fetched)  # only a checked file enters the landing zone
-        header = inspect_file(path)
-        landed[key] = (path, header)
+        path = landing.put(fetched)  # only a checked file enters the landing zone, under its own name
+        assert header is not None  # the checks passed, so it was read
+        landed[key] = (path, header)  # as inspected by the checks: the same bytes (one scan, not two)
         context.log.info(f"{key}: {path.name} ({header.line_count:,} lines) from {source.describe()}")
 
     if errors:
