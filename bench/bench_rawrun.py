@@ -21,6 +21,7 @@ are per trial and the medians. `--timeline FILE` keeps the samples with the time
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -41,6 +42,7 @@ HERE = Path(__file__).resolve().parent
 STARTED_WITH = dict(os.environ)
 CACHE = HERE / ".cache" / "backfill" / "SF-8000u"
 SAMPLE_SECONDS = 0.02
+INSTANCE_VARIABLE = "P114_BENCH_INSTANCE"  # the run's instance (see _instance)
 PHASES_VARIABLE = "P114_BENCH_PHASES"  # the child marks phases (for --timeline)
 PYTHON_VARIABLE = "P114_BENCH_PYTHON"  # a variant's interpreter: another checkout's venv, to compare commits
 
@@ -66,6 +68,30 @@ def _files(count: int) -> list[Path]:
     return found[:count]
 
 
+@contextlib.contextmanager
+def _instance(work: Path):
+    """The run's Dagster instance, by P114_BENCH_INSTANCE: `project` (default: a DAGSTER_HOME with
+    the project's dagster.yaml, the event log storage a UI-path run writes to), `test` (Dagster's
+    test instance: its own SQLite event log) or `memory` (what `p114 materialize` uses)."""
+    import dagster as dg
+
+    kind = os.environ.get(INSTANCE_VARIABLE, "project")
+    if kind == "memory":
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance
+    elif kind == "test":
+        with dg.instance_for_test() as instance:
+            yield instance
+    else:
+        from p114_assets.app.event_log import instance_at
+
+        home = work / "dagster_home"
+        home.mkdir(exist_ok=True)
+        shutil.copy(HERE.parent / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        with instance_at(home) as instance:
+            yield instance
+
+
 def _materialize(folder: Path, landing: Path, warehouse_path: Path, files: list[Path]) -> None:
     """One raw run over the dates of `files` (one range run, as the backfill launches it)."""
     import dagster as dg
@@ -84,7 +110,7 @@ def _materialize(folder: Path, landing: Path, warehouse_path: Path, files: list[
     keys = [str(partition_key(dt.datetime.strptime(p.name.split("_")[1], "%Y%m%d").date(), "SF")) for p in files]
     resources = folder_resources(folder, DuckDBWarehouse(path=str(warehouse_path)), landing)
     tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
-    with dg.instance_for_test() as instance:
+    with _instance(warehouse_path.parent) as instance:
         result = dg.materialize([*ASSETS, *ASSET_CHECKS], selection=RAW_KEYS, resources=resources, instance=instance, tags=tags,
                                 run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})  # fmt: skip
     assert result.success
