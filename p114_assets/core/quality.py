@@ -325,16 +325,10 @@ def header_matches_partition(header: S0142Header, partition: tuple[dt.date, str]
                                                       "publication_stamp": header.publication_stamp})  # fmt: skip
 
 
-def file_outcomes(path: str | Path | None, partition: tuple[dt.date, str] | None = None) -> list[Outcome]:
-    """The file rules on one file, read only as far as its header and trailer (no records):
-    trailer_line_count and header_matches_partition, in that order. `path` None: no file."""
-    return inspected_file(path, partition)[0]
-
-
-def inspected_file(path: str | Path | None,
-                   partition: tuple[dt.date, str] | None = None) -> tuple[list[Outcome], S0142Header | None]:  # fmt: skip
-    """file_outcomes, and the header they read (None where the file could not be read): whoever
-    keeps the file needs not decompress and scan it again (~0.16 CPU s at real scale)."""
+def file_outcomes(path: str | Path | None,
+                  partition: tuple[dt.date, str] | None = None) -> tuple[list[Outcome], S0142Header | None]:  # fmt: skip
+    """The file rules (header_matches_partition, trailer_line_count) on the header and trailer alone, and the
+    header they read, None if unreadable: who keeps the file needs not scan it again. `path` None: no file."""
     if path is None:
         missing = "no landed file" + (f" for {partition[0]} {partition[1]}" if partition else "")
         return [HEADER_MATCHES_PARTITION.outcome(False, missing), TRAILER_LINE_COUNT.outcome(False, missing)], None

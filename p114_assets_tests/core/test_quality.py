@@ -131,15 +131,16 @@ def test_coverage_grid_tells_missing_from_not_due():
 def test_validate_and_the_file_check_judge_the_header_by_one_rule(tmp_path):
     misnamed = tmp_path / "S0142_20240102_II_20240115103000.gz"  # the header says 2024-01-01
     misnamed.write_bytes(gzip.compress(fixture_text("hand_written_ii.s0142").encode()))
-    header, trailer = quality.file_outcomes(misnamed, (dt.date(2024, 1, 2), "II"))
+    (header, trailer), _ = quality.file_outcomes(misnamed, (dt.date(2024, 1, 2), "II"))
     validated = dict(quality.validate_file(misnamed))["header_matches_partition"]
     assert header.check == validated.check == "header_matches_partition"
     assert not header.passed and not validated.passed and header.description == validated.description
     assert "file name says 2024-01-02 II" in header.description and trailer.passed
-    missing = quality.file_outcomes(None, (dt.date(2024, 1, 2), "II"))
+    missing, no_header = quality.file_outcomes(None, (dt.date(2024, 1, 2), "II"))
     assert [(o.check, o.passed, o.description) for o in missing] == [
         ("header_matches_partition", False, "no landed file for 2024-01-02 II"),
         ("trailer_line_count", False, "no landed file for 2024-01-02 II")]
+    assert no_header is None
 
 
 def test_every_rule_carries_its_own_description():

@@ -87,7 +87,7 @@ def s0142_file(context: dg.AssetExecutionContext, source: S0142Source, landing: 
         except dg.Failure as exc:  # no file to be had (not published yet, not in the folder)
             errors[key] = exc.description
             continue
-        outcomes[key], header = quality.inspected_file(fetched, (settlement_date, run_type))
+        outcomes[key], header = quality.file_outcomes(fetched, (settlement_date, run_type))
         failed = [o for o in outcomes[key] if not o.passed]
         if failed:
             errors[key] = f"rejected: {failed[0].description}"
