@@ -102,3 +102,22 @@ def test_df_has_one_assumed_date_after_rf_and_a_search_looks_around_it():
     assert searched == [df, *(add_working_days(df, n) for n in (1, 2, 3, -1, -2))]
     actual = SettlementCalendar({(day, "DF"): dt.date(2025, 3, 3)})  # a calendar file's date wins
     assert actual.search_dates(day, "DF", before=0, after=0) == [dt.date(2025, 3, 3)]
+
+
+def test_the_coverage_grid_walks_the_calendar_once_per_date_and_run(monkeypatch):
+    """The alerts sensor builds the coverage grid every tick: a second grid over the same dates
+    walks no working days (without the cache, RF alone walks ~400 days per date, every tick)."""
+    from p114_assets.core import calendar as calendar_module
+    from p114_assets.core.coverage import coverage_grid, dates_between
+
+    walked = []
+    real = calendar_module.is_working_day
+    monkeypatch.setattr(calendar_module, "is_working_day", lambda day: walked.append(day) or real(day))
+    calendar_module.add_working_days.cache_clear()
+    dates = dates_between(dt.date(2023, 1, 1), dt.date(2023, 3, 31))
+    first = coverage_grid(dates, set(), set(), today=dt.date(2024, 4, 1), grace_working_days=2)
+    assert len(walked) > 90 * 282  # RF's offset alone, every date
+    walked.clear()
+    assert coverage_grid(dates, set(), set(), today=dt.date(2024, 4, 1), grace_working_days=2) == first
+    assert walked == []
+    assert first[(dt.date(2023, 1, 3), "RF")] == "missing" and first[(dt.date(2023, 3, 31), "RF")] == "not_due"
