@@ -120,8 +120,6 @@ def check_partition(tables: dict[str, pa.Table], header: S0142Header, settlement
     frames = {name: pl.from_arrow(rows) for name, rows in staged.items()}
     outcomes = partition_checks.partition_outcomes(frames, settlement_date, previous, min_row_ratio)
     del frames  # the checks' copy of the rows goes before the write takes its memory
-    if release:
-        stored.combine_in_place(staged)
     failed = partition_checks.blocking_failures(outcomes)
     rows = {name: t.num_rows for name, t in staged.items()}
     status = status_row(header, settlement_date, run_type, outcomes, rows, loaded=not failed)

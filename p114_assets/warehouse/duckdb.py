@@ -95,8 +95,9 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 def in_write_order(rows: pa.Table, columns: Sequence[str], batch_rows: int) -> pa.RecordBatchReader:
     """The rows sorted by `columns`, as a stream of batches taken one at a time: Arrow sorts
     indices (cheaper than an ORDER BY in DuckDB, which holds the whole payload while it sorts),
-    and no sorted copy of the table exists at once, so DuckDB writes row groups as they come."""
-    rows = rows.combine_chunks()  # a take from many chunks costs 3x (the parser's columns come in dozens)
+    and no sorted copy of the table exists at once, so DuckDB writes row groups as they come.
+    The take reads the parser's chunks as they are: a one-chunk copy first was the raw run's peak
+    (~130 MB of bm_unit_period on top of its chunks) and saved no CPU on fresh memory (bench_rawrun)."""
     order = pc.sort_indices(rows, sort_keys=[(c, "ascending") for c in columns])
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -125,6 +126,13 @@ class DuckDBWarehouse(Warehouse):
         "block per column and date: 64 KiB blocks read 4x fewer bytes than 256 KiB ones for ~15% more bytes on disk "
         "(16 and 32 KiB blocks lose bit-packing and double the file). See bench_year. Fixed when the file is created; "
         "an existing file keeps its own.",
+    )
+
+    write_batch_rows: int = Field(
+        default=16_384,
+        description="rows the partition write takes from the parsed rows at a time, in write order (DuckDB forms "
+        "row groups of row_group_size whatever the batches): DuckDB reads batches ahead, so larger ones raise a raw "
+        "run's peak (bench_rawrun, 7 partitions: 16K 884-893 MiB, 32K 911-916, 64K 963-1,011) for CPU within noise.",
     )
 
     cluster_batch_rows: int = Field(
@@ -291,7 +299,7 @@ class DuckDBWarehouse(Warehouse):
         target = into or name
         columns = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
         con.execute(f'DELETE FROM {SCHEMA}."{target}" WHERE settlement_date = ? AND run_type = ?', [settlement_date, run_type])
-        con.register("incoming_rows", in_write_order(rows, write_columns(TABLES[name]), self.row_group_size))
+        con.register("incoming_rows", in_write_order(rows, write_columns(TABLES[name]), self.write_batch_rows))
         con.execute(f'INSERT INTO {SCHEMA}."{target}" ({columns}) SELECT {columns} FROM incoming_rows')
         con.unregister("incoming_rows")
 

@@ -38,15 +38,6 @@ def stored_rows(tables: Mapping[str, pa.Table], release: bool = False) -> dict[s
     return as_stored
 
 
-def combine_in_place(tables: dict[str, pa.Table]) -> None:
-    """Each table's columns in one chunk (the parser's come in dozens; the write's sorted take is
-    3x faster from one), replaced in `tables` one table at a time: a caller that handed its rows
-    over holds no other reference, so each table's chunks go as its copy is made and the write
-    never holds a table twice (the largest twice was ~125 MB of a raw run's 1 GB peak)."""
-    for name in list(tables):
-        tables[name] = tables[name].combine_chunks()
-
-
 def loaded_run(bm_unit_period: pa.Table, loaded_at: dt.datetime | None = None) -> pa.Table | None:
     """The loaded_runs row of a partition's bm_unit_period rows (None: no rows, nothing loaded)."""
     if bm_unit_period.num_rows == 0:

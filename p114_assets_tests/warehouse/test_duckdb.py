@@ -166,7 +166,7 @@ def test_rows_are_stored_in_bm_unit_order_whatever_order_they_arrive_in(tmp_path
     assert len({k for k, _ in keys}) > 1  # more than one unit, so the order was really imposed
 
 
-def test_in_write_order_streams_sorted_batches_of_at_most_the_row_group_size():
+def test_in_write_order_streams_sorted_batches_of_at_most_batch_rows_from_many_chunks():
     rows = pa.chunked_array([["b", "a", "c"], ["a", "b"]])
     table = pa.table({"unit": rows, "period": pa.chunked_array([[2, 1, 1], [2, 1]])})
     batches = list(in_write_order(table, ["unit", "period"], batch_rows=2))
