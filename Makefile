@@ -44,6 +44,7 @@ bench: install  ## benchmarks; figures go in the README
 	$(BIN)/python bench/bench_backfill.py
 	$(BIN)/python bench/bench_canonical.py
 	$(BIN)/python bench/bench_year.py
+	$(BIN)/python bench/bench_write_growth.py
 	$(BIN)/python bench/estimate_bigquery_cost.py
 
 clean:

@@ -95,9 +95,8 @@ def _is_lock_conflict(exc: BaseException) -> bool:
 def in_write_order(rows: pa.Table, columns: Sequence[str], batch_rows: int) -> pa.RecordBatchReader:
     """The rows sorted by `columns`, as a stream of batches taken one at a time: Arrow sorts
     indices (cheaper than an ORDER BY in DuckDB, which holds the whole payload while it sorts),
-    and no sorted copy of the table exists at once, so DuckDB writes row groups as they come.
-    The take reads the parser's chunks as they are: a one-chunk copy first was the raw run's peak
-    (~130 MB of bm_unit_period on top of its chunks) and saved no CPU on fresh memory (bench_rawrun)."""
+    and no sorted copy of the table exists at once, so DuckDB writes row groups as they come. The
+    take reads the parser's chunks: a one-chunk copy was the raw run's peak (~130 MB) for no CPU saved."""
     order = pc.sort_indices(rows, sort_keys=[(c, "ascending") for c in columns])
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -128,11 +127,17 @@ class DuckDBWarehouse(Warehouse):
         "an existing file keeps its own.",
     )
 
+    storage_version: str = Field(
+        default="v1.5.0",
+        description="DuckDB storage format of a file this creates (DuckDB's default: v0.10.2's), in which each checkpoint "
+        "rewrote every row group's metadata, so a partition's write grew with the file (checkpoint 0.05 CPU s at 1 date, "
+        "1.0 s at 240); v1.5.0 re-uses unchanged row groups' (0.1-0.2 s at 240). Needs DuckDB 1.5+ to read; kept as block_size.",
+    )
+
     write_batch_rows: int = Field(
         default=16_384,
-        description="rows the partition write takes from the parsed rows at a time, in write order (DuckDB forms "
-        "row groups of row_group_size whatever the batches): DuckDB reads batches ahead, so larger ones raise a raw "
-        "run's peak (bench_rawrun, 7 partitions: 16K 884-893 MiB, 32K 911-916, 64K 963-1,011) for CPU within noise.",
+        description="rows the partition write takes at a time, in write order: DuckDB reads batches ahead, so larger ones "
+        "raise a raw run's peak (bench_rawrun, 7 partitions: 16K 884-893 MiB, 32K 911-916, 64K 963-1,011), CPU within noise.",
     )
 
     cluster_batch_rows: int = Field(
@@ -176,7 +181,7 @@ class DuckDBWarehouse(Warehouse):
         default="fsst",
         description="DuckDB compression methods the raw partition write does not try (comma-separated; empty: all). "
         "FSST's analysis of every string segment cost ~0.1 CPU s of the 1.2 s insert of bm_unit_period for no smaller "
-        "file (README, bench_partition). Only the raw write's connection: applies to any file, other writes keep all.",
+        "file (README, bench_partition). Raw write only (older files: v1.5.0 storage keeps such strings as DICT_FSST).",
     )
 
     def location(self) -> str:
@@ -196,14 +201,13 @@ class DuckDBWarehouse(Warehouse):
         def open_connection() -> duckdb.DuckDBPyConnection:
             if not read_only:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            # DuckDB names a file's catalog after its stem: "p114.duckdb" would make "p114.<table>"
-            # ambiguous between catalog and schema. Attaching under an alias keeps "p114.<table>"
-            # meaning schema p114, as on BigQuery.
+            # DuckDB names a file's catalog after its stem ("p114.<table>" would be ambiguous between catalog
+            # and schema): attached under an alias, "p114.<table>" means schema p114, as on BigQuery.
             con = duckdb.connect(":memory:")
             try:
                 options = f"ROW_GROUP_SIZE {int(self.row_group_size)}" + (", READ_ONLY" if read_only else "")
                 if not read_only and not Path(self.path).exists():  # DuckDB refuses a block size a file was not made with
-                    options += f", BLOCK_SIZE {int(self.block_size)}"
+                    options += f", BLOCK_SIZE {int(self.block_size)}, STORAGE_VERSION '{_sql_string(self.storage_version)}'"
                 con.execute(f"ATTACH '{_sql_string(self.path)}' AS {CATALOG} ({options})")
                 con.execute(f"USE {CATALOG}")
                 con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ columns come back in UTC, whatever the machine's zone
@@ -322,6 +326,11 @@ class DuckDBWarehouse(Warehouse):
         checked = [PARTITION_STATUS.name, *(f"{name}{QUARANTINE_SUFFIX}" for name in names)] if status is not None else []
         written: dict[str, int] = {}
         with self._transaction([*names, stored.LOADED_RUNS, stored.DAILY, *checked], raw=True) as con:
+            if "bm_unit_period" in names:  # its daily totals from the rows in hand: read back, they cost a scan that grew with the file
+                con.execute(f"DELETE FROM {SCHEMA}.{stored.DAILY} WHERE settlement_date = ? AND run_type = ?", [settlement_date, run_type])
+                con.register("partition_rows", tables["bm_unit_period"].select(stored.DAILY_FROM))  # held to the commit
+                con.execute(stored.daily_from_rows(SCHEMA, source="partition_rows"))
+                con.unregister("partition_rows")
             for name in sorted(names, key=lambda n: -tables[n].num_rows):  # the largest, and the peak, first
                 table = tables.pop(name) if release else tables[name]
                 self._put_rows(con, name, table, settlement_date, run_type)
@@ -334,19 +343,14 @@ class DuckDBWarehouse(Warehouse):
             written = {name: written[name] for name in names}  # in the caller's order
             if status is not None:  # a checked load: its status, and no quarantined version any more
                 for name in names:
-                    con.execute(f'DELETE FROM {SCHEMA}."{name}{QUARANTINE_SUFFIX}" WHERE settlement_date = ? AND run_type = ?',
-                                [settlement_date, run_type])  # fmt: skip
+                    con.execute(f'DELETE FROM {SCHEMA}."{name}{QUARANTINE_SUFFIX}" WHERE settlement_date = ? AND run_type = ?', [settlement_date, run_type])
                 self._put_status(con, status, settlement_date, run_type, ("loaded", "quarantined"))
             if "bm_unit_period" in names:
-                con.execute(f"DELETE FROM {SCHEMA}.{stored.LOADED_RUNS} WHERE settlement_date = ? AND run_type = ?",
-                            [settlement_date, run_type])  # fmt: skip
+                con.execute(f"DELETE FROM {SCHEMA}.{stored.LOADED_RUNS} WHERE settlement_date = ? AND run_type = ?", [settlement_date, run_type])
                 if loaded is not None:
                     con.register("loaded_run", loaded)
                     con.execute(f"INSERT INTO {SCHEMA}.{stored.LOADED_RUNS} SELECT * FROM loaded_run")
                     con.unregister("loaded_run")
-                partition = "settlement_date = ? AND run_type = ?"
-                con.execute(f"DELETE FROM {SCHEMA}.{stored.DAILY} WHERE {partition}", [settlement_date, run_type])
-                con.execute(stored.daily_from_rows(SCHEMA, partition), [settlement_date, run_type])
         return written
 
     def quarantine_partition(self, tables: Mapping[str, pa.Table], settlement_date: dt.date, run_type: str, status: pa.Table) -> None:

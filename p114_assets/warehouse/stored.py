@@ -58,16 +58,21 @@ def loaded_runs_from_rows(schema: str) -> str:
     """
 
 
-def daily_from_rows(schema: str, where: str = "TRUE") -> str:
+# the bm_unit_period columns bm_unit_period_daily is computed from
+DAILY_FROM = ("settlement_date", "run_type", "bm_unit_id", "settlement_period", "metered_volume_mwh")
+
+
+def daily_from_rows(schema: str, where: str = "TRUE", source: str | None = None) -> str:
     """Add bm_unit_period_daily's rows of the bm_unit_period partitions `where` selects (a partition
-    just written, in its transaction; or every partition, when the table is new)."""
+    just written, in its transaction; or every partition, when the table is new), read from
+    `source` (default: the stored bm_unit_period; DuckDB's raw write: the partition's rows in hand)."""
     return f"""
     INSERT INTO {schema}.{DAILY} (settlement_date, run_type, unit_kind, bm_units, periods, row_count, metered_volume_mwh)
     SELECT settlement_date, run_type, unit_kind, COUNT(DISTINCT bm_unit_id), COUNT(DISTINCT settlement_period), COUNT(*),
            SUM(metered_volume_mwh)
     FROM (SELECT settlement_date, run_type, {sql.unit_kind_case("bm_unit_id")} AS unit_kind, bm_unit_id, settlement_period,
                  metered_volume_mwh
-          FROM {schema}.bm_unit_period WHERE {where}) AS k
+          FROM {source or f"{schema}.bm_unit_period"} WHERE {where}) AS k
     GROUP BY settlement_date, run_type, unit_kind
     """
 
