@@ -31,8 +31,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import duckdb  # noqa: E402
-import pyarrow as pa  # noqa: E402
 from bench_rawrun import _files  # noqa: E402
+from realscale import redated  # noqa: E402
 
 from p114_assets.core.s0142.parser import parse_file  # noqa: E402
 from p114_assets.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
@@ -74,14 +74,6 @@ class _ProfiledWarehouse(DuckDBWarehouse):
 _COSTS: dict[str, collections.defaultdict] = {}
 
 
-def _redated(tables: dict[str, pa.Table], day: dt.date) -> dict[str, pa.Table]:
-    out = {}
-    for name, rows in tables.items():
-        at = rows.schema.get_field_index("settlement_date")
-        out[name] = rows.set_column(at, rows.schema.field(at), pa.array([day] * rows.num_rows, pa.date32()))
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dates", type=int, default=240, help="partitions written into each file")
@@ -105,7 +97,7 @@ def main() -> None:
                 costs = _COSTS[warehouse.path]
                 costs.clear()
                 started = time.process_time()
-                warehouse.replace_partition(_redated(parsed, day), day, "SF")
+                warehouse.replace_partition(redated(parsed, day), day, "SF")
                 window[label].append(time.process_time() - started)
                 if n in shown:
                     parts = sorted(costs.items(), key=lambda kv: -kv[1])[:4]
