@@ -9,7 +9,7 @@ Every statement's CPU (user + system of the process, all DuckDB threads) is summ
 and the connection's close (where DuckDB checkpoints) is timed on its own. It prints, at a few
 sizes, the write's CPU and its largest parts for each file, and the files' sizes at the end.
 
-    python bench/bench_write_growth.py [--dates 240]
+    python bench/bench_write_growth.py [--dates 240] [--no-baseline]
 """
 
 from __future__ import annotations
@@ -77,14 +77,18 @@ _COSTS: dict[str, collections.defaultdict] = {}
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dates", type=int, default=240, help="partitions written into each file")
+    parser.add_argument("--no-baseline", action="store_true", help="only p114's format (to go further in time)")
     args = parser.parse_args()
     parsed = parse_file(_files(1)[0]).tables
-    shown = sorted({1, 2, 10, 30, 60, 120, 240, 480, args.dates} & set(range(1, args.dates + 1)))
+    sizes = {1, 2, 10, 30, 60, 120, 240, 360, 480, 600, 720, 960, 1200, 1461, args.dates}
+    shown = sorted(sizes & set(range(1, args.dates + 1)))
     print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC: {args.dates} re-dated copies of one real-scale "
-          f"partition ({parsed['bm_unit_period'].num_rows:,} bm_unit_period rows) into each file, alternating")  # fmt: skip
+          f"partition ({parsed['bm_unit_period'].num_rows:,} bm_unit_period rows) into each file{'' if args.no_baseline else ', alternating'}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="p114-bench-growth-") as tmp:
         files = {f"DuckDB default storage ({DUCKDB_DEFAULT_STORAGE}), baseline": DUCKDB_DEFAULT_STORAGE,
                  f"p114's storage ({DuckDBWarehouse.model_fields['storage_version'].default})": None}  # fmt: skip
+        if args.no_baseline:
+            files = dict(list(files.items())[1:])
         warehouses = {}
         for i, (label, version) in enumerate(files.items()):
             settings = {"storage_version": version} if version else {}
