@@ -58,7 +58,7 @@ def loaded_runs_from_rows(schema: str) -> str:
     """
 
 
-# the bm_unit_period columns bm_unit_period_daily is computed from
+# the bm_unit_period columns bm_unit_period_daily is computed from (all daily_from_rows reads)
 DAILY_FROM = ("settlement_date", "run_type", "bm_unit_id", "settlement_period", "metered_volume_mwh")
 
 
@@ -70,8 +70,7 @@ def daily_from_rows(schema: str, where: str = "TRUE", source: str | None = None)
     INSERT INTO {schema}.{DAILY} (settlement_date, run_type, unit_kind, bm_units, periods, row_count, metered_volume_mwh)
     SELECT settlement_date, run_type, unit_kind, COUNT(DISTINCT bm_unit_id), COUNT(DISTINCT settlement_period), COUNT(*),
            SUM(metered_volume_mwh)
-    FROM (SELECT settlement_date, run_type, {sql.unit_kind_case("bm_unit_id")} AS unit_kind, bm_unit_id, settlement_period,
-                 metered_volume_mwh
+    FROM (SELECT {", ".join(DAILY_FROM)}, {sql.unit_kind_case("bm_unit_id")} AS unit_kind
           FROM {source or f"{schema}.bm_unit_period"} WHERE {where}) AS k
     GROUP BY settlement_date, run_type, unit_kind
     """
