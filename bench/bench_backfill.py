@@ -20,8 +20,17 @@ where the UI path's time went (each run: created by the backfill daemon, started
 process's start-up), the extrapolation to 1,461 dates (2022-2025, one run each: the
 best-available backfill) and to 1,461 x 6 runs, and the warehouse's bytes per date and per table.
 
+A partition's write grows with the file it goes into (bench_write_growth), so N dates into an
+empty file run faster than a four-year backfill's average date. `--prefill M` first writes M
+re-dated real-scale dates (the ones before `--start`) straight into the UI path's file and stores
+each of their months by unit (cluster_dates, as the sensor does after a month is loaded; timed),
+then runs the backfill into it: at `--prefill 715 --dates 30` the 30 dates sit in the middle of a
+1,461-date file, where a linear growth puts the backfill's average date, and the extrapolation
+adds the measured clustering of 1,461 dates. The prefilled dates have no derived rows, and the
+in-process baseline is not run (its ratio is --prefill 0's).
+
     python bench/bench_backfill.py [--dates 10] [--chunk 7] [--units 8000] [--start 2024-07-01]
-                                   [--run-type SF] [--no-baseline]
+                                   [--run-type SF] [--no-baseline] [--prefill 715]
 """
 
 from __future__ import annotations
@@ -232,6 +241,29 @@ def table_bytes(path: Path) -> dict[str, int]:
     return sizes
 
 
+def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -> dict:
+    """The `dates` dates before `start` written into the file at `path` through the warehouse's load
+    path, then each of their months stored by unit, as the sensor has them stored mid-backfill."""
+    import realscale
+
+    from p114_assets.warehouse.duckdb import DuckDBWarehouse
+
+    days = [start - dt.timedelta(days=dates - i) for i in range(dates)]
+    warehouse = DuckDBWarehouse(path=str(path))
+    print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}) into the UI path's file ...", flush=True)
+    write_seconds = realscale.load(warehouse, days, run_type, units, progress=False)
+    months = sorted({(d.year, d.month) for d in days})
+    started = time.perf_counter()
+    for year, month in months:
+        first, last = dt.date(year, month, 1), max(d for d in days if (d.year, d.month) == (year, month))
+        warehouse.cluster_dates("bm_unit_period", first, last, run_type)
+    cluster_seconds = time.perf_counter() - started
+    tables = {r["table_name"] for r in warehouse.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'p114'").to_pylist()}
+    print(f"  written in {write_seconds:.0f} s, {len(months)} months clustered in {cluster_seconds:.0f} s", flush=True)
+    return {"write_seconds": write_seconds, "cluster_seconds": cluster_seconds, "months": len(months), "clustered": dates,
+            "tables": tables}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dates", type=int, default=10, help="settlement dates (partitions), at least 10 for the README figure")
@@ -243,6 +275,7 @@ def main() -> None:
     parser.add_argument("--no-automation", action="store_true",
                         help="stop the automation sensor first (by default it runs, as for users: it refreshes the comparison marts meanwhile)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-process baseline (for tuning the UI path only)")
+    parser.add_argument("--prefill", type=int, default=0, help="dates written (and clustered) into the UI path's file first")
     args = parser.parse_args()
     end = args.start + dt.timedelta(days=args.dates - 1)
     env = {"P114_BACKFILL_CHUNK": str(args.chunk)} if args.chunk else {}
@@ -255,8 +288,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="p114-bench-backfill-") as tmp_name:
         tmp = Path(tmp_name)
-        baseline = None
-        if not args.no_baseline:
+        baseline, prefilled = None, None
+        if args.prefill:
+            prefilled = prefill(tmp / "data" / "ui.duckdb", args.start, args.prefill, args.run_type, args.units)
+        elif not args.no_baseline:
             print("in-process (p114 materialize) ...", flush=True)
             baseline = in_process(folder, tmp / "in_process.duckdb", args.start, end, env)
         print("UI path (asset backfill on a running webserver and daemon) ...", flush=True)
@@ -265,6 +300,7 @@ def main() -> None:
             raise SystemExit(f"the backfill did not succeed: {ui['status']}, {ui['failed_runs']} failed run(s)")
         warehouse = tmp / "data" / "ui.duckdb"
         file_bytes, sizes = warehouse.stat().st_size, table_bytes(warehouse)
+        prefilled_tables = prefilled["tables"] if prefilled else set()
         load_after = os.getloadavg()
 
     n = args.dates
@@ -309,12 +345,24 @@ def main() -> None:
     print(f"  the same, with the once-a-backfill costs counted once (the first run started {first_start:.1f} s after the launch, "
           f"the backfill completed {ui['seconds'] - last_run_end:.1f} s after its last run ended): {steady / 60:6.1f} min")  # fmt: skip
 
+    if prefilled:
+        print(f"  {args.prefill:,} dates were in the file first, so these {n} sit at dates {args.prefill + 1:,}-{args.prefill + n:,} of it"
+              f"{' (the middle of 1,461: the average date if the growth is linear)' if abs(args.prefill + n / 2 - FOUR_YEARS / 2) <= n else ''}; "
+              f"with the clustering timed while prefilling ({prefilled['cluster_seconds'] / prefilled['clustered']:.2f} s a date): "
+              f"{(steady + prefilled['cluster_seconds'] / prefilled['clustered'] * FOUR_YEARS) / 60:6.1f} min for 1,461 dates, "
+              f"plus each of the 48 months' run start-up")  # fmt: skip
+        print(f"  prefill: {args.prefill:,} dates written in {prefilled['write_seconds']:.0f} s "
+              f"({prefilled['write_seconds'] / args.prefill:.2f} s a date, in-process), {prefilled['months']} months "
+              f"({prefilled['clustered']:,} dates) clustered in {prefilled['cluster_seconds']:.0f} s")  # fmt: skip
+
     total = sum(sizes.values())
-    print(f"\nWarehouse (DuckDB, the UI path's file): {file_bytes / MiB:,.1f} MiB, {file_bytes / n / MiB:.1f} MiB a date "
-          f"(tables {total / MiB:,.1f} MiB; the rest is metadata and free blocks)")  # fmt: skip
+    in_file = n + args.prefill
+    print(f"\nWarehouse (DuckDB, the UI path's file): {file_bytes / MiB:,.1f} MiB, {file_bytes / in_file / MiB:.1f} MiB a date "
+          f"(tables {total / MiB:,.1f} MiB; the rest is metadata and free blocks)"
+          + (f"; the {args.prefill:,} prefilled dates have raw rows only, so a derived table's MiB a date is of {n}" if args.prefill else ""))  # fmt: skip
     print("| table | MiB | MiB a date | share |\n|---|---|---|---|")
     for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
-        print(f"| {name} | {size / MiB:,.1f} | {size / n / MiB:.2f} | {size / total:.1%} |")
+        print(f"| {name} | {size / MiB:,.1f} | {size / (in_file if name in prefilled_tables else n) / MiB:.2f} | {size / total:.1%} |")
     print(f"\nload average after: {' / '.join(f'{x:.1f}' for x in load_after)} (1/5/15 min)")
     print(json.dumps({"dates": n, "ui_seconds": round(ui["seconds"], 1), "baseline_seconds": baseline and round(baseline["seconds"], 1),
                       "ratio": baseline and round(ui["seconds"] / baseline["seconds"], 2)}))  # fmt: skip

@@ -8,8 +8,10 @@ format p114 creates now, alternating partition by partition so both see the same
 Every statement's CPU (user + system of the process, all DuckDB threads) is summed per partition,
 and the connection's close (where DuckDB checkpoints) is timed on its own. It prints, at a few
 sizes, the write's CPU and its largest parts for each file, and the files' sizes at the end.
+`--row-group-sizes 16384,122880` compares p114's format written with those raw row-group sizes
+instead (one file each, alternating; the first is the baseline).
 
-    python bench/bench_write_growth.py [--dates 240] [--no-baseline]
+    python bench/bench_write_growth.py [--dates 240] [--no-baseline] [--row-group-sizes A,B]
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dates", type=int, default=240, help="partitions written into each file")
     parser.add_argument("--no-baseline", action="store_true", help="only p114's format (to go further in time)")
+    parser.add_argument("--row-group-sizes", default="", help="comma-separated raw row-group sizes to compare, in p114's format")
     args = parser.parse_args()
     parsed = parse_file(_files(1)[0]).tables
     sizes = {1, 2, 10, 30, 60, 120, 240, 360, 480, 600, 720, 960, 1200, 1461, args.dates}
@@ -87,11 +90,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="p114-bench-growth-") as tmp:
         files = {f"DuckDB default storage ({DUCKDB_DEFAULT_STORAGE}), baseline": DUCKDB_DEFAULT_STORAGE,
                  f"p114's storage ({DuckDBWarehouse.model_fields['storage_version'].default})": None}  # fmt: skip
+        if args.row_group_sizes:
+            files = {f"row groups of {int(size):,} rows": {"row_group_size": int(size)} for size in args.row_group_sizes.split(",")}
+        else:
+            files = {label: {"storage_version": version} if version else {} for label, version in files.items()}
         if args.no_baseline:
             files = dict(list(files.items())[1:])
         warehouses = {}
-        for i, (label, version) in enumerate(files.items()):
-            settings = {"storage_version": version} if version else {}
+        for i, (label, settings) in enumerate(files.items()):
             warehouses[label] = _ProfiledWarehouse(path=f"{tmp}/{i}.duckdb", **settings)
             _COSTS[warehouses[label].path] = collections.defaultdict(float)
         window: dict[str, list[float]] = {label: [] for label in files}
