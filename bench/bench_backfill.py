@@ -23,8 +23,8 @@ best-available backfill) and to 1,461 x 6 runs, and the warehouse's bytes per da
 A partition's write grows with the file it goes into (bench_write_growth), so N dates into an
 empty file run faster than a four-year backfill's average date. `--prefill M` first writes M
 re-dated real-scale dates (the ones before `--start`) straight into the UI path's file and stores
-each of their months by unit (cluster_dates, as the sensor does after a month is loaded; timed),
-then runs the backfill into it: at `--prefill 715 --dates 30` the 30 dates sit in the middle of a
+each of their months by unit (cluster_dates, as the sensor does after a month is loaded; timed;
+the file is built once and cached under bench/.cache/backfill/), then runs the backfill into it: at `--prefill 715 --dates 30` the 30 dates sit in the middle of a
 1,461-date file, where a linear growth puts the backfill's average date, and the extrapolation
 adds the measured clustering of 1,461 dates. The prefilled dates have no derived rows, and the
 in-process baseline is not run (its ratio is --prefill 0's).
@@ -243,12 +243,21 @@ def table_bytes(path: Path) -> dict[str, int]:
 
 def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -> dict:
     """The `dates` dates before `start` written into the file at `path` through the warehouse's load
-    path, then each of their months stored by unit, as the sensor has them stored mid-backfill."""
+    path, then each of their months stored by unit, as the sensor has them stored mid-backfill.
+    Built once and cached (with its timings) under bench/.cache/backfill/: later runs copy it."""
     import realscale
 
     from p114_assets.warehouse.duckdb import DuckDBWarehouse
 
+    cached = CACHE / f"prefill-{run_type}-{units}u-{dates}d-to-{start}.duckdb"
+    timings = cached.with_suffix(".json")
     days = [start - dt.timedelta(days=dates - i) for i in range(dates)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if cached.exists() and timings.exists():
+        print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}), copied from {cached.name} "
+              f"(built {json.loads(timings.read_text())['built']})", flush=True)  # fmt: skip
+        shutil.copyfile(cached, path)
+        return json.loads(timings.read_text())
     warehouse = DuckDBWarehouse(path=str(path))
     print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}) into the UI path's file ...", flush=True)
     write_seconds = realscale.load(warehouse, days, run_type, units, progress=False)
@@ -258,10 +267,14 @@ def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -
         first, last = dt.date(year, month, 1), max(d for d in days if (d.year, d.month) == (year, month))
         warehouse.cluster_dates("bm_unit_period", first, last, run_type)
     cluster_seconds = time.perf_counter() - started
-    tables = {r["table_name"] for r in warehouse.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'p114'").to_pylist()}
-    print(f"  written in {write_seconds:.0f} s, {len(months)} months clustered in {cluster_seconds:.0f} s", flush=True)
-    return {"write_seconds": write_seconds, "cluster_seconds": cluster_seconds, "months": len(months), "clustered": dates,
-            "tables": tables}
+    tables = sorted(r["table_name"] for r in warehouse.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'p114'").to_pylist())
+    print(f"  written in {write_seconds:.0f} s, {len(months)} months clustered in {cluster_seconds:.0f} s; cached as {cached.name}", flush=True)
+    found = {"write_seconds": write_seconds, "cluster_seconds": cluster_seconds, "months": len(months), "clustered": dates,
+             "tables": tables, "built": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"}  # fmt: skip
+    shutil.copyfile(path, cached.with_suffix(".part"))
+    cached.with_suffix(".part").replace(cached)
+    timings.write_text(json.dumps(found))
+    return found
 
 
 def main() -> None:
@@ -300,7 +313,7 @@ def main() -> None:
             raise SystemExit(f"the backfill did not succeed: {ui['status']}, {ui['failed_runs']} failed run(s)")
         warehouse = tmp / "data" / "ui.duckdb"
         file_bytes, sizes = warehouse.stat().st_size, table_bytes(warehouse)
-        prefilled_tables = prefilled["tables"] if prefilled else set()
+        prefilled_tables = set(prefilled["tables"]) if prefilled else set()
         load_after = os.getloadavg()
 
     n = args.dates
