@@ -20,13 +20,14 @@ where the UI path's time went (each run: created by the backfill daemon, started
 process's start-up), the extrapolation to 1,461 dates (2022-2025, one run each: the
 best-available backfill) and to 1,461 x 6 runs, and the warehouse's bytes per date and per table.
 
-A partition's write grows with the file it goes into (bench_write_growth), so N dates into an
-empty file run faster than a four-year backfill's average date. `--prefill M` first writes M
-re-dated real-scale dates (the ones before `--start`) straight into the UI path's file and stores
-each of their months by unit (cluster_dates, as the sensor does after a month is loaded; timed;
-the file is built once and cached under bench/.cache/backfill/), then runs the backfill into it: at `--prefill 715 --dates 30` the 30 dates sit in the middle of a
-1,461-date file, where a linear growth puts the backfill's average date, and the extrapolation
-adds the measured clustering of 1,461 dates. The prefilled dates have no derived rows, and the
+A partition's write may grow with the file it goes into (bench_write_growth: it does in an
+unclustered file), so N dates into an empty file may run faster than a four-year backfill's
+average date. `--prefill M` first writes M re-dated real-scale dates (the ones before `--start`)
+straight into the UI path's file and stores each of their months by unit (cluster_dates, as the
+sensor does after a month is loaded; timed; the file is built once and cached under
+bench/.cache/backfill/), then runs the backfill into it: at `--prefill 715 --dates 30` the 30
+dates sit in the middle of a 1,461-date file, where a linear growth puts the backfill's average
+date, and the extrapolation adds the measured clustering of 1,461 dates. The prefilled dates have no derived rows, and the
 in-process baseline is not run (its ratio is --prefill 0's).
 
     python bench/bench_backfill.py [--dates 10] [--chunk 7] [--units 8000] [--start 2024-07-01]
@@ -254,10 +255,10 @@ def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -
     days = [start - dt.timedelta(days=dates - i) for i in range(dates)]
     path.parent.mkdir(parents=True, exist_ok=True)
     if cached.exists() and timings.exists():
-        print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}), copied from {cached.name} "
-              f"(built {json.loads(timings.read_text())['built']})", flush=True)  # fmt: skip
+        found = json.loads(timings.read_text())
+        print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}), copied from {cached.name} (built {found['built']})", flush=True)
         shutil.copyfile(cached, path)
-        return json.loads(timings.read_text())
+        return found
     warehouse = DuckDBWarehouse(path=str(path))
     print(f"prefill: {dates:,} dates ({days[0]}..{days[-1]}) into the UI path's file ...", flush=True)
     write_seconds = realscale.load(warehouse, days, run_type, units, progress=False)
@@ -269,10 +270,10 @@ def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -
     cluster_seconds = time.perf_counter() - started
     tables = sorted(r["table_name"] for r in warehouse.query("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'p114'").to_pylist())
     print(f"  written in {write_seconds:.0f} s, {len(months)} months clustered in {cluster_seconds:.0f} s; cached as {cached.name}", flush=True)
-    found = {"write_seconds": write_seconds, "cluster_seconds": cluster_seconds, "months": len(months), "clustered": dates,
-             "tables": tables, "built": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"}  # fmt: skip
-    shutil.copyfile(path, cached.with_suffix(".part"))
-    cached.with_suffix(".part").replace(cached)
+    found = {"write_seconds": write_seconds, "cluster_seconds": cluster_seconds, "months": len(months), "tables": tables, "built": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"}  # fmt: skip
+    partial = cached.with_suffix(".part")  # a stopped copy is never taken for the cache
+    shutil.copyfile(path, partial)
+    partial.replace(cached)
     timings.write_text(json.dumps(found))
     return found
 
@@ -359,14 +360,14 @@ def main() -> None:
           f"the backfill completed {ui['seconds'] - last_run_end:.1f} s after its last run ended): {steady / 60:6.1f} min")  # fmt: skip
 
     if prefilled:
+        cluster_per_date = prefilled["cluster_seconds"] / args.prefill
         print(f"  {args.prefill:,} dates were in the file first, so these {n} sit at dates {args.prefill + 1:,}-{args.prefill + n:,} of it"
               f"{' (the middle of 1,461: the average date if the growth is linear)' if abs(args.prefill + n / 2 - FOUR_YEARS / 2) <= n else ''}; "
-              f"with the clustering timed while prefilling ({prefilled['cluster_seconds'] / prefilled['clustered']:.2f} s a date): "
-              f"{(steady + prefilled['cluster_seconds'] / prefilled['clustered'] * FOUR_YEARS) / 60:6.1f} min for 1,461 dates, "
-              f"plus each of the 48 months' run start-up")  # fmt: skip
+              f"with the clustering timed while prefilling ({cluster_per_date:.2f} s a date) added to the line above: "
+              f"{(steady + cluster_per_date * FOUR_YEARS) / 60:6.1f} min for 1,461 dates, plus each of the 48 months' run start-up")  # fmt: skip
         print(f"  prefill: {args.prefill:,} dates written in {prefilled['write_seconds']:.0f} s "
               f"({prefilled['write_seconds'] / args.prefill:.2f} s a date, in-process), {prefilled['months']} months "
-              f"({prefilled['clustered']:,} dates) clustered in {prefilled['cluster_seconds']:.0f} s")  # fmt: skip
+              f"clustered in {prefilled['cluster_seconds']:.0f} s")  # fmt: skip
 
     total = sum(sizes.values())
     in_file = n + args.prefill

@@ -88,12 +88,12 @@ def main() -> None:
     print(f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC: {args.dates} re-dated copies of one real-scale "
           f"partition ({parsed['bm_unit_period'].num_rows:,} bm_unit_period rows) into each file{'' if args.no_baseline else ', alternating'}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="p114-bench-growth-") as tmp:
-        files = {f"DuckDB default storage ({DUCKDB_DEFAULT_STORAGE}), baseline": DUCKDB_DEFAULT_STORAGE,
-                 f"p114's storage ({DuckDBWarehouse.model_fields['storage_version'].default})": None}  # fmt: skip
+        # each file's DuckDBWarehouse settings, the baseline first
         if args.row_group_sizes:
             files = {f"row groups of {int(size):,} rows": {"row_group_size": int(size)} for size in args.row_group_sizes.split(",")}
         else:
-            files = {label: {"storage_version": version} if version else {} for label, version in files.items()}
+            files = {f"DuckDB default storage ({DUCKDB_DEFAULT_STORAGE}), baseline": {"storage_version": DUCKDB_DEFAULT_STORAGE},
+                     f"p114's storage ({DuckDBWarehouse.model_fields['storage_version'].default})": {}}  # fmt: skip
         if args.no_baseline:
             files = dict(list(files.items())[1:])
         warehouses = {}
