@@ -30,8 +30,13 @@ dates sit in the middle of a 1,461-date file, where a linear growth puts the bac
 date, and the extrapolation adds the measured clustering of 1,461 dates. The prefilled dates have no derived rows, and the
 in-process baseline is not run (its ratio is --prefill 0's).
 
+`--pairs K` measures both paths K times, back to back, each pair into fresh files, the even pairs
+with the UI path first, and ends with a table of the pairs and the median ratio (the detailed
+figures are the last pair's): this VM's speed drifts by up to 1.6x within an hour, so only paths
+measured next to each other compare.
+
     python bench/bench_backfill.py [--dates 10] [--chunk 7] [--units 8000] [--start 2024-07-01]
-                                   [--run-type SF] [--no-baseline] [--prefill 715]
+                                   [--run-type SF] [--no-baseline] [--prefill 715] [--pairs 3]
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -278,6 +284,19 @@ def prefill(path: Path, start: dt.date, dates: int, run_type: str, units: int) -
     return found
 
 
+def print_pairs(pairs: list[tuple[dict, dict, float]], n: int) -> None:
+    """Each pair's two paths and their ratio (the figures above are the last pair's), and the
+    median ratio: on a machine whose speed drifts, paths measured minutes apart compare badly."""
+    print(f"\n{len(pairs)} pairs, {n} dates each (the UI path from launch to completed; CPU of every process of each path):")
+    print("| pair | load before | in-process s / CPU s | UI path s / CPU s | x in-process (wall) | x in-process (CPU) |\n|---|---|---|---|---|---|")
+    for i, (base, ui, load) in enumerate(pairs, 1):
+        print(f"| {i}{' (UI first)' if i % 2 == 0 else ''} | {load:.1f} | {base['seconds']:.1f} / {base['cpu']:.1f} | "
+              f"{ui['seconds']:.1f} / {ui['cpu']:.1f} | {ui['seconds'] / base['seconds']:.2f} | {ui['cpu'] / base['cpu']:.2f} |")  # fmt: skip
+    wall = statistics.median(ui["seconds"] / base["seconds"] for base, ui, _ in pairs)
+    cpu = statistics.median(ui["cpu"] / base["cpu"] for base, ui, _ in pairs)
+    print(f"median ratio, UI path against in-process: {wall:.2f}x wall, {cpu:.2f}x CPU (issue 14.4: at most 1.2x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dates", type=int, default=10, help="settlement dates (partitions), at least 10 for the README figure")
@@ -290,7 +309,11 @@ def main() -> None:
                         help="stop the automation sensor first (by default it runs, as for users: it refreshes the comparison marts meanwhile)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-process baseline (for tuning the UI path only)")
     parser.add_argument("--prefill", type=int, default=0, help="dates written (and clustered) into the UI path's file first")
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="in-process and UI path measured this many times, back to back, alternating which goes first")
     args = parser.parse_args()
+    if args.pairs > 1 and (args.prefill or args.no_baseline):
+        parser.error("--pairs compares the two paths: not with --prefill or --no-baseline")
     end = args.start + dt.timedelta(days=args.dates - 1)
     env = {"P114_BACKFILL_CHUNK": str(args.chunk)} if args.chunk else {}
     print(f"{dt.datetime.now():%Y-%m-%d %H:%M}: {os.cpu_count()} cores, load average "
@@ -300,22 +323,37 @@ def main() -> None:
     folder = generated_files(args.start, args.dates, args.run_type, args.units)
     keys = [(args.start + dt.timedelta(days=i), args.run_type) for i in range(args.dates)]
 
-    with tempfile.TemporaryDirectory(prefix="p114-bench-backfill-") as tmp_name:
-        tmp = Path(tmp_name)
-        baseline, prefilled = None, None
-        if args.prefill:
-            prefilled = prefill(tmp / "data" / "ui.duckdb", args.start, args.prefill, args.run_type, args.units)
-        elif not args.no_baseline:
-            print("in-process (p114 materialize) ...", flush=True)
-            baseline = in_process(folder, tmp / "in_process.duckdb", args.start, end, env)
-        print("UI path (asset backfill on a running webserver and daemon) ...", flush=True)
-        ui = ui_path(folder, tmp, keys, env, args.logs, not args.no_automation)
-        if ui["status"] != "COMPLETED_SUCCESS" or ui["failed_runs"]:
-            raise SystemExit(f"the backfill did not succeed: {ui['status']}, {ui['failed_runs']} failed run(s)")
-        warehouse = tmp / "data" / "ui.duckdb"
-        file_bytes, sizes = warehouse.stat().st_size, table_bytes(warehouse)
-        prefilled_tables = set(prefilled["tables"]) if prefilled else set()
-        load_after = os.getloadavg()
+    pairs = []  # (in-process, UI path, load average before) of each pair, in the order measured
+    for pair in range(args.pairs):
+        # Fresh files for every measurement; the later pairs swap the order, so that a machine
+        # getting faster or slower during the run does not favour one path.
+        ui_first = pair % 2 == 1
+        load_before = os.getloadavg()[0]
+        with tempfile.TemporaryDirectory(prefix="p114-bench-backfill-") as tmp_name:
+            tmp = Path(tmp_name)
+            baseline, prefilled = None, None
+            if args.prefill:
+                prefilled = prefill(tmp / "data" / "ui.duckdb", args.start, args.prefill, args.run_type, args.units)
+            if args.pairs > 1:
+                print(f"pair {pair + 1} of {args.pairs} ({'UI path first' if ui_first else 'in-process first'}):", flush=True)
+            if not (args.prefill or args.no_baseline or ui_first):
+                print("in-process (p114 materialize) ...", flush=True)
+                baseline = in_process(folder, tmp / "in_process.duckdb", args.start, end, env)
+            print("UI path (asset backfill on a running webserver and daemon) ...", flush=True)
+            ui = ui_path(folder, tmp, keys, env, args.logs, not args.no_automation)
+            if ui["status"] != "COMPLETED_SUCCESS" or ui["failed_runs"]:
+                raise SystemExit(f"the backfill did not succeed: {ui['status']}, {ui['failed_runs']} failed run(s)")
+            if ui_first:
+                print("in-process (p114 materialize) ...", flush=True)
+                baseline = in_process(folder, tmp / "in_process.duckdb", args.start, end, env)
+            warehouse = tmp / "data" / "ui.duckdb"
+            file_bytes, sizes = warehouse.stat().st_size, table_bytes(warehouse)
+            prefilled_tables = set(prefilled["tables"]) if prefilled else set()
+            load_after = os.getloadavg()
+        if baseline:
+            pairs.append((baseline, ui, load_before))
+            print(f"  in-process {baseline['seconds']:.1f} s / {baseline['cpu']:.1f} CPU s, UI path {ui['seconds']:.1f} s / "
+                  f"{ui['cpu']:.1f} CPU s: {ui['seconds'] / baseline['seconds']:.2f}x", flush=True)  # fmt: skip
 
     n = args.dates
     last_run_end = max(r["endTime"] for r in ui["runs"] if r["ours"]) - ui["launched"]
@@ -378,6 +416,8 @@ def main() -> None:
     for name, size in sorted(sizes.items(), key=lambda kv: -kv[1]):
         print(f"| {name} | {size / MiB:,.1f} | {size / (in_file if name in prefilled_tables else n) / MiB:.2f} | {size / total:.1%} |")
     print(f"\nload average after: {' / '.join(f'{x:.1f}' for x in load_after)} (1/5/15 min)")
+    if len(pairs) > 1:
+        print_pairs(pairs, n)
     print(json.dumps({"dates": n, "ui_seconds": round(ui["seconds"], 1), "baseline_seconds": baseline and round(baseline["seconds"], 1),
                       "ratio": baseline and round(ui["seconds"] / baseline["seconds"], 2)}))  # fmt: skip
 

@@ -21,8 +21,8 @@ from dagster._daemon.backfill import execute_backfill_iteration_loop
 from p114_assets.app.event_log import instance_at
 from p114_assets.app import instance as instance_module
 from p114_assets.app.instance import (
-    DAGSTERS_BACKFILL_ITERATION, DAGSTERS_STALL_CHECK, P114RunCoordinator, iteration_that_waits_for_its_stage,
-    stall_check_that_knows_what_was_held,
+    DAGSTERS_BACKFILL_ITERATION, DAGSTERS_CANDIDATES, DAGSTERS_STALL_CHECK, P114RunCoordinator, candidates_unless_waiting,
+    iteration_that_waits_for_its_stage, stall_check_that_knows_what_was_held,
 )  # fmt: skip
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,6 +33,7 @@ def restore_interval(monkeypatch):
     monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
     monkeypatch.setattr(asset_backfill, "execute_asset_backfill_iteration_inner", asset_backfill.execute_asset_backfill_iteration_inner)
     monkeypatch.setattr(asset_backfill, "_backfill_is_stalled", asset_backfill._backfill_is_stalled)
+    monkeypatch.setattr(asset_backfill, "_get_candidate_asset_graph_subset", asset_backfill._get_candidate_asset_graph_subset)
 
 
 def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_path, restore_interval):
@@ -45,6 +46,7 @@ def test_the_project_instance_has_the_short_intervals_and_dagsters_limits(tmp_pa
         assert coordinator.backfill_waits_for_stages
         assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage
         assert asset_backfill._backfill_is_stalled is stall_check_that_knows_what_was_held
+        assert asset_backfill._get_candidate_asset_graph_subset is candidates_unless_waiting
         concurrency = instance.get_concurrency_config()
         assert concurrency.run_queue_config.max_concurrent_runs == 2
         assert concurrency.pool_config.default_pool_limit == 1
@@ -82,6 +84,7 @@ def test_the_daemon_reaches_the_backfill_iteration_through_the_module():
     that imports it elsewhere would silently bypass it)."""
     assert "execute_asset_backfill_iteration_inner(" in inspect.getsource(asset_backfill.execute_asset_backfill_iteration)
     assert "_backfill_is_stalled(" in inspect.getsource(asset_backfill.execute_asset_backfill_iteration)
+    assert "_get_candidate_asset_graph_subset(" in inspect.getsource(asset_backfill._execute_asset_backfill_iteration_inner)
 
 
 def _iteration(instance: dg.DagsterInstance, roots_requested: bool = True) -> list:
@@ -137,10 +140,43 @@ def test_a_held_stage_is_not_stalled_when_its_last_run_ends_right_after_the_hold
         assert stall_check_that_knows_what_was_held(backfill_id="b1", logger=None) is True  # ...and no longer shields it
 
 
+def test_a_backfill_waiting_for_its_runs_looks_for_no_next_stage(dagsters_iteration_wants_a_run, restore_interval, monkeypatch):
+    """While a backfill's runs have not ended, its iteration only records progress: Dagster's search
+    for the next stage's candidates (which grows with the backfill) gets none, in that iteration's
+    thread only; another backfill iterated at the same time in another thread gets Dagster's."""
+    P114RunCoordinator()  # the patches, as the daemon's instance installs them
+    monkeypatch.setattr(instance_module, "DAGSTERS_CANDIDATES", lambda *args, **kwargs: "Dagster's candidates")
+    seen: list = []
+
+    def dagsters_iteration(*, backfill_id, **kwargs):
+        seen.append(asset_backfill._get_candidate_asset_graph_subset(None, None, None, None))
+        beside = threading.Thread(target=lambda: seen.append(asset_backfill._get_candidate_asset_graph_subset(None, None, None, None)))
+        beside.start()
+        beside.join()
+        return asset_backfill.AssetBackfillIterationResult([], None, [])
+
+    monkeypatch.setattr(instance_module, "DAGSTERS_BACKFILL_ITERATION", dagsters_iteration)
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert _iteration(instance) == [] and seen == ["Dagster's candidates"] * 2  # no run in progress
+        instance.add_run(DagsterRun(job_name="j", run_id="ours", status=DagsterRunStatus.STARTED, tags={BACKFILL_ID_TAG: "b1"}))
+        seen.clear()
+        assert _iteration(instance) == []
+        assert seen[0].is_empty and seen[1] == "Dagster's candidates"  # this thread none; the other thread Dagster's
+        assert "b1" in instance_module.held_back  # nothing moved, and that is no stall
+        seen.clear()
+        _iteration(instance, roots_requested=False)  # the first stage is never held
+        assert seen == ["Dagster's candidates"] * 2
+        instance.delete_run("ours")
+        seen.clear()
+        _iteration(instance)  # the runs ended: Dagster's search, at once
+        assert seen == ["Dagster's candidates"] * 2 and "b1" not in instance_module.held_back
+
+
 def test_dagsters_iteration_comes_back_when_the_setting_is_off(restore_interval):
     P114RunCoordinator(backfill_waits_for_stages=False)
     assert asset_backfill.execute_asset_backfill_iteration_inner is DAGSTERS_BACKFILL_ITERATION
     assert asset_backfill._backfill_is_stalled is DAGSTERS_STALL_CHECK
+    assert asset_backfill._get_candidate_asset_graph_subset is DAGSTERS_CANDIDATES
     P114RunCoordinator()
     assert asset_backfill.execute_asset_backfill_iteration_inner is iteration_that_waits_for_its_stage
     assert asset_backfill._backfill_is_stalled is stall_check_that_knows_what_was_held
