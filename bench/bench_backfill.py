@@ -120,7 +120,7 @@ STARTED_PROCESS = re.compile(r"Started process for run \(pid: (\d+)\)")  # the c
 
 
 def run_pid(client, run_id: str) -> int | None:
-    """The pid of the run's process, from the engine event its code server logs when it starts it."""
+    """The pid of the run's process, from the engine event the process logs when it starts."""
     found = client.query(PID_QUERY, runId=run_id)["logsForRun"]
     for event in found.get("events", []):
         match = STARTED_PROCESS.search(event.get("message") or "")
@@ -129,12 +129,18 @@ def run_pid(client, run_id: str) -> int | None:
     return None
 
 
+def is_run_process(cmdline: str) -> bool:
+    """A run's process: spawned by a code server, or forked by the local launcher's forkserver
+    (whose own start, importing Dagster once, counts with the runs)."""
+    return "spawn_main" in cmdline or "multiprocessing.forkserver" in cmdline
+
+
 def match_processes(runs: list[dict], seen) -> None:
-    """Each run's process: by the pid its code server logged (`run["pid"]`), else by timing (the
-    code server spawns it, multiprocessing, when the run is dequeued; it writes RUN_START once it
+    """Each run's process: by the pid it logged (`run["pid"]`), else by timing (the
+    launcher starts it when the run is dequeued; it writes RUN_START once it
     has loaded the code and exits soon after the run ends: it started before its RUN_START and was
     last seen nearest after its end). Timing alone once took a short-lived spawned helper."""
-    spawned = [s for s in seen if "spawn_main" in s.cmdline]
+    spawned = [s for s in seen if is_run_process(s.cmdline)]
     taken: set[int] = set()
     for run in sorted((r for r in runs if r["startTime"] and r["endTime"]), key=lambda r: r["endTime"]):
         fits = [s for s in spawned if id(s) not in taken and s.started <= run["startTime"] + 0.5 and s.last_seen >= run["endTime"] - 1]
@@ -187,7 +193,7 @@ def cpu_by_kind(seen) -> dict[str, float]:
     the automation and alert sensors, the run queue), the webserver, and their code servers."""
     kinds: dict[str, float] = {}
     for s in seen:
-        kind = ("runs" if "spawn_main" in s.cmdline else "code servers" if "grpc" in s.cmdline
+        kind = ("runs" if is_run_process(s.cmdline) else "code servers" if "grpc" in s.cmdline
                 else "daemon" if "dagster-daemon" in s.cmdline else "webserver" if "webserver" in s.cmdline else "other")  # fmt: skip
         kinds[kind] = kinds.get(kind, 0.0) + s.cpu - s.cpu_at_first_sight
     return kinds
@@ -217,6 +223,9 @@ def print_timeline(ui: dict) -> tuple[float, float]:
             raw_end = max(raw_end, end - t0)
         if not start:
             print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | | not started when the backfill completed | | | | | | |")
+            continue
+        if not end:
+            print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | | {start - t0:.1f} | running when the backfill completed | | | | | |")
             continue
         print(f"| {_describe(run)} | {run['creationTime'] - t0:.1f} | {(proc.started - t0) if proc else float('nan'):.1f} | "
               f"{start - t0:.1f} | {end - t0:.1f} | {startup:.1f} | {end - start:.1f} | "

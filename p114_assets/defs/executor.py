@@ -11,6 +11,10 @@ burned 0.2-0.7 of a core for the whole of the other run's write, on a machine of
 This executor's waits sleep until the next claim check is due (Dagster's own back-off: 1 s, then
 longer, at most 15 s), waking at least every `MAX_NAP_SECONDS` so that an exception raised into
 the thread (app/pool_wait.py gives up that way) lands soon.
+
+A run terminated while it waits (Terminate in the UI, a canceled backfill) ends at its next nap:
+Dagster's in-process executor only keeps the interrupt for the step's start, so the run stayed
+CANCELING until its slot came or run monitoring gave up on it (60 s), its process still waiting.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import time
 
 import dagster as dg
 from dagster._core.executor import in_process
+from dagster._core.errors import DagsterExecutionInterruptedError
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
+from dagster._utils.interrupts import pop_captured_interrupt
 
 MAX_NAP_SECONDS = 0.5
 
@@ -30,6 +36,8 @@ class NappingConcurrencyContext(InstanceConcurrencyContext):
     def interval_to_next_pending_claim_check(self) -> float:
         if not self.has_pending_claims():
             return 0.0
+        if pop_captured_interrupt():  # a termination captured while waiting: end the run now
+            raise DagsterExecutionInterruptedError("The run was terminated while it waited for a pool slot.")
         due = min(self._pending_timeouts.values(), default=time.time())
         return min(max(0.0, due - time.time()), MAX_NAP_SECONDS)
 

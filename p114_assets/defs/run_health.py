@@ -58,7 +58,7 @@ def process_alive(pid: int, existed_by: float) -> bool:
         return True
 
 
-def _launched_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+def launched_worker_pid(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
     """(pid, when recorded) of a launched run's worker: the first engine event naming a pid."""
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ENGINE_EVENT, limit=20).records
     for record in records:
@@ -84,7 +84,7 @@ def worker_status(instance: dg.DagsterInstance, record: dg.RunRecord, local_laun
         return Worker.ALIVE if alive else Worker.DEAD
     if not local_launcher:
         return Worker.UNKNOWN
-    found = _launched_worker_pid(instance, run.run_id)
+    found = launched_worker_pid(instance, run.run_id)
     if found is None:
         return Worker.UNKNOWN
     return Worker.ALIVE if process_alive(*found) else Worker.DEAD

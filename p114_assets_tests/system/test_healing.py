@@ -68,6 +68,40 @@ def test_the_daemon_marks_a_killed_run_failed_and_frees_its_place_in_the_pool(sy
         client.start_sensor("p114_automation")
 
 
+TERMINATED = dt.date(2025, 3, 30)
+
+
+def test_a_run_forked_warm_is_terminated_from_the_ui_and_frees_its_place_in_the_pool(system):
+    """The launcher forks a run from the process that imported Dagster once (not a fresh
+    interpreter of the code server), and Terminate in the UI reaches it while it waits for the
+    pool: the run is canceled at once, its process exits and its place in the pool is freed."""
+    import psutil
+
+    system.write(TERMINATED, "SF")
+    client = system.graphql
+    client.stop_sensor("p114_automation")
+    client.wait_idle()
+    client.set_pool_limit("warehouse", 0)  # the run starts, and its writer waits in the pool
+    try:
+        tags = dict(settlement_run_partitions.get_tags_for_partition_key(key(TERMINATED, "SF")))
+        run_id = client.launch_run(RAW, tags, raw_check_keys(system))
+        pid = wait_for("the run's worker to record its pid", lambda: worker_pid(system, run_id), 240, 1)
+        assert "multiprocessing.forkserver" in " ".join(psutil.Process(pid).parent().cmdline())
+        assert {"key": "p114/worker", "value": "forked"} in client.run(run_id)["tags"]
+        wait_for("the run's writer to wait in the warehouse pool", lambda: holds_the_pool(system, run_id), 240, 1)
+        result = client.query("""mutation T($id: String!) { terminateRun(runId: $id) { __typename
+                                   ... on TerminateRunFailure { message } ... on PythonError { message } } }""", id=run_id)  # fmt: skip
+        assert result["terminateRun"]["__typename"] == "TerminateRunSuccess", result
+        # within run monitoring's cancel timeout (60 s), which would mark it canceled with its process still waiting
+        ended = wait_for("the run to end", lambda: (r := client.run(run_id))["status"] in ("FAILURE", "CANCELED", "SUCCESS") and r, 30, 1)
+        assert ended["status"] == "CANCELED"
+        wait_for("the canceled run's place in the pool to be freed", lambda: not holds_the_pool(system, run_id), 120, 1)
+        wait_for("the run's process to exit", lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30, 1)
+    finally:
+        client.set_pool_limit("warehouse", 1)
+        client.start_sensor("p114_automation")
+
+
 def failures(system: System, run_id: str) -> list[str]:
     """The error messages of a run's failed steps and of the run (for an assertion's message)."""
     events = system.graphql.query(
