@@ -297,10 +297,17 @@ def print_pairs(pairs: list[tuple[dict, dict, float]], n: int) -> None:
     """Each pair's two paths and their ratio (the figures above are the last pair's), and the
     median ratio: on a machine whose speed drifts, paths measured minutes apart compare badly."""
     print(f"\n{len(pairs)} pairs, {n} dates each (the UI path from launch to completed; CPU of every process of each path):")
-    print("| pair | load before | in-process s / CPU s | UI path s / CPU s | x in-process (wall) | x in-process (CPU) |\n|---|---|---|---|---|---|")
+    print("| pair | load before | in-process s / CPU s | UI path s / CPU s | x in-process (wall) | x in-process (CPU) "
+          "| UI CPU s: runs / daemon / code servers / webserver | first run started, s | backfill's runs: s in runs |\n|---|---|---|---|---|---|---|---|---|")
     for i, (base, ui, load) in enumerate(pairs, 1):
+        kinds = ui["cpu_by_kind"]
+        ours = [r for r in ui["runs"] if r["ours"] and r["startTime"]]
+        first = min((r["startTime"] for r in ours), default=float("nan")) - ui["launched"]
+        in_runs = sum((r["endTime"] or 0) - r["startTime"] for r in ours if r["endTime"])
         print(f"| {i}{' (UI first)' if i % 2 == 0 else ''} | {load:.1f} | {base['seconds']:.1f} / {base['cpu']:.1f} | "
-              f"{ui['seconds']:.1f} / {ui['cpu']:.1f} | {ui['seconds'] / base['seconds']:.2f} | {ui['cpu'] / base['cpu']:.2f} |")  # fmt: skip
+              f"{ui['seconds']:.1f} / {ui['cpu']:.1f} | {ui['seconds'] / base['seconds']:.2f} | {ui['cpu'] / base['cpu']:.2f} | "
+              + " / ".join(f"{kinds.get(k, 0.0):.1f}" for k in ("runs", "daemon", "code servers", "webserver"))
+              + f" | {first:.1f} | {in_runs:.1f} |")  # fmt: skip
     wall = statistics.median(ui["seconds"] / base["seconds"] for base, ui, _ in pairs)
     cpu = statistics.median(ui["cpu"] / base["cpu"] for base, ui, _ in pairs)
     print(f"median ratio, UI path against in-process: {wall:.2f}x wall, {cpu:.2f}x CPU (issue 14.4: at most 1.2x)")

@@ -1,7 +1,7 @@
 """The run coordinator p114's instance settings name (dagster_home/dagster.yaml): Dagster's queued
-run coordinator, plus two settings of the backfill daemon Dagster 1.13 does not expose: how often
-it looks at backfills, and whether an asset backfill requests its next stage only once the runs of
-the previous one have ended.
+run coordinator, plus settings of the backfill daemon Dagster 1.13 does not expose: how often it
+iterates over backfills and what wakes it sooner, and whether an asset backfill requests its next
+stage only once the runs of the previous one have ended.
 
 An asset backfill advances in stages: the raw partitions, then the daily tables of their dates,
 then the classification windows. The backfill daemon requests each stage at its next iteration

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import socket
 import sys
 import threading
 
@@ -35,8 +36,10 @@ from dagster._core.launcher import CheckRunHealthResult, LaunchRunContext, Worke
 
 from p114_assets.defs.run_health import Worker, launched_worker_pid, process_alive, worker_status
 
-# Tag of a run this launcher forked (terminated by a signal to its process, not through a code server).
+# Tags of a run this launcher forked (terminated by a signal to its process, not through a code
+# server) and of the machine whose process it is (a pid means nothing on another).
 WORKER_TAG = "p114/worker"
+WORKER_HOST_TAG = "p114/worker_host"
 FORKED = "forked"
 # What the forkserver imports once: Dagster and the modules of a run's start, none of which start a
 # thread at import (p114_assets_tests/defs/test_run_launcher.py checks it).
@@ -106,7 +109,7 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         from dagster._utils.error import serializable_error_info_from_exc_info
         from dagster._utils.hosted_user_process import recon_job_from_origin
 
-        self._instance.add_run_tags(run.run_id, {WORKER_TAG: FORKED})
+        self._instance.add_run_tags(run.run_id, {WORKER_TAG: FORKED, WORKER_HOST_TAG: socket.gethostname()})
         args = ExecuteExternalJobArgs(job_origin=run.remote_job_origin, run_id=run.run_id, instance_ref=self._instance.get_ref())
         context_ = warm_context()
         events, termination = context_.Queue(), context_.Event()
@@ -135,6 +138,11 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         if run is None or run.tags.get(WORKER_TAG) != FORKED:
             return super().terminate(run_id)
         if run.is_finished:
+            return False
+        host = run.tags.get(WORKER_HOST_TAG)
+        if host != socket.gethostname():
+            self._instance.report_engine_event(f"The run's process is on {host}, not this machine: not terminated from here.", run,
+                                               cls=self.__class__)  # fmt: skip
             return False
         self._instance.report_run_canceling(run)
         found = launched_worker_pid(self._instance, run_id)

@@ -6,6 +6,7 @@ terminated from the UI) is in system/test_healing.py."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,7 +22,9 @@ from dagster._core.remote_origin import GrpcServerCodeLocationOrigin, ManagedGrp
 from dagster._core.test_utils import create_run_for_test
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from p114_assets.defs.run_launcher import FORKED, PRELOAD, WORKER_TAG, LocalRunLauncher, runs_on_this_machine
+from p114_assets.defs.run_launcher import FORKED, PRELOAD, WORKER_HOST_TAG, WORKER_TAG, LocalRunLauncher, runs_on_this_machine
+
+HERE = {WORKER_TAG: FORKED, WORKER_HOST_TAG: socket.gethostname()}
 
 
 def test_the_preloaded_modules_start_no_thread():
@@ -112,7 +115,7 @@ def test_terminating_a_forked_run_interrupts_its_process(instance, tmp_path: Pat
     """)], stdout=subprocess.PIPE, text=True)  # fmt: skip
     try:
         assert worker.stdout.readline().strip() == "ready"
-        run = create_run_for_test(instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags={WORKER_TAG: FORKED})
+        run = create_run_for_test(instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags=HERE)
         instance.report_engine_event(f"Started process for run (pid: {worker.pid}).", run, EngineEventData.in_process(worker.pid))
         assert instance.run_launcher.terminate(run.run_id)
         assert worker.wait(10) == 0 and got.read_text() == "SIGINT"
@@ -125,12 +128,21 @@ def test_terminating_a_forked_run_interrupts_its_process(instance, tmp_path: Pat
 def test_a_forked_run_whose_process_is_gone_is_not_terminated(instance):
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait(10)
-    run = create_run_for_test(instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags={WORKER_TAG: FORKED})
+    run = create_run_for_test(instance, job_name="j", status=dg.DagsterRunStatus.STARTED, tags=HERE)
     instance.report_engine_event("Started process for run.", run, EngineEventData.in_process(gone.pid))
     time.sleep(0.1)
     assert not instance.run_launcher.terminate(run.run_id)
     messages = [r.event_log_entry.dagster_event.message for r in instance.get_records_for_run(run.run_id).records if r.event_log_entry.dagster_event]
     assert "[LocalRunLauncher] No process of the run to send the termination to." in messages
+
+
+def test_a_forked_run_of_another_machine_is_not_signalled_from_here(instance):
+    """Its pid would name some process of this machine."""
+    run = create_run_for_test(instance, job_name="j", status=dg.DagsterRunStatus.STARTED,
+                              tags={WORKER_TAG: FORKED, WORKER_HOST_TAG: "another-host"})  # fmt: skip
+    instance.report_engine_event("Started process for run.", run, EngineEventData.in_process(os.getpid()))  # a live pid here
+    assert not instance.run_launcher.terminate(run.run_id)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
 
 
 def test_a_run_the_code_server_started_is_terminated_through_it(instance, monkeypatch):
