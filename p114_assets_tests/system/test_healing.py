@@ -7,13 +7,16 @@ local run launcher and run monitoring); dates of their own."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import signal
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
+import psutil
 import pytest
 
 from p114_assets.app.event_log import instance_at
@@ -46,26 +49,37 @@ def holds_the_pool(system: System, run_id: str) -> bool:
     return run_id in pool["pendingStepRunIds"] or run_id in {s["runId"] for s in pool["claimedSlots"]}
 
 
-def test_the_daemon_marks_a_killed_run_failed_and_frees_its_place_in_the_pool(system):
-    system.write(KILLED, "SF")
+@contextlib.contextmanager
+def a_run_waiting_in_the_pool(system: System, day: dt.date) -> Iterator[tuple[str, int]]:
+    """(run id, pid) of a raw run of `day` launched from the UI, started, its writer waiting in the
+    `warehouse` pool (no slot: the limit is 0 until the end); automation stopped meanwhile."""
+    system.write(day, "SF")
     client = system.graphql
     client.stop_sensor("p114_automation")  # its runs would wait at the pool too
     client.wait_idle()
-    client.set_pool_limit("warehouse", 0)  # the run starts, and its writer waits in the pool
+    client.set_pool_limit("warehouse", 0)
     try:
-        tags = dict(settlement_run_partitions.get_tags_for_partition_key(key(KILLED, "SF")))
+        tags = dict(settlement_run_partitions.get_tags_for_partition_key(key(day, "SF")))
         run_id = client.launch_run(RAW, tags, raw_check_keys(system))
         pid = wait_for("the run's worker to record its pid", lambda: worker_pid(system, run_id), 240, 1)
         wait_for("the run's writer to wait in the warehouse pool", lambda: holds_the_pool(system, run_id), 240, 1)
-        os.kill(pid, signal.SIGKILL)
-        # run monitoring polls every 10 s (dagster_home/dagster.yaml), frees slots 5 s after the run ended
-        failed = wait_for("run monitoring to mark the killed run failed",
-                          lambda: (r := client.run(run_id))["status"] in ("FAILURE", "CANCELED", "SUCCESS") and r, 120, 1)  # fmt: skip
-        assert failed["status"] == "FAILURE"
-        wait_for("the killed run's place in the pool to be freed", lambda: not holds_the_pool(system, run_id), 120, 1)
+        yield run_id, pid
     finally:
         client.set_pool_limit("warehouse", 1)
         client.start_sensor("p114_automation")
+
+
+def ended(system: System, run_id: str, timeout: float) -> dict:
+    return wait_for("the run to end", lambda: (r := system.graphql.run(run_id))["status"] in ("FAILURE", "CANCELED", "SUCCESS") and r,
+                    timeout, 1)  # fmt: skip
+
+
+def test_the_daemon_marks_a_killed_run_failed_and_frees_its_place_in_the_pool(system):
+    with a_run_waiting_in_the_pool(system, KILLED) as (run_id, pid):
+        os.kill(pid, signal.SIGKILL)
+        # run monitoring polls every 10 s (dagster_home/dagster.yaml), frees slots 5 s after the run ended
+        assert ended(system, run_id, 120)["status"] == "FAILURE"
+        wait_for("the killed run's place in the pool to be freed", lambda: not holds_the_pool(system, run_id), 120, 1)
 
 
 TERMINATED = dt.date(2025, 3, 30)
@@ -75,31 +89,17 @@ def test_a_run_forked_warm_is_terminated_from_the_ui_and_frees_its_place_in_the_
     """The launcher forks a run from the process that imported Dagster once (not a fresh
     interpreter of the code server), and Terminate in the UI reaches it while it waits for the
     pool: the run is canceled at once, its process exits and its place in the pool is freed."""
-    import psutil
-
-    system.write(TERMINATED, "SF")
     client = system.graphql
-    client.stop_sensor("p114_automation")
-    client.wait_idle()
-    client.set_pool_limit("warehouse", 0)  # the run starts, and its writer waits in the pool
-    try:
-        tags = dict(settlement_run_partitions.get_tags_for_partition_key(key(TERMINATED, "SF")))
-        run_id = client.launch_run(RAW, tags, raw_check_keys(system))
-        pid = wait_for("the run's worker to record its pid", lambda: worker_pid(system, run_id), 240, 1)
+    with a_run_waiting_in_the_pool(system, TERMINATED) as (run_id, pid):
         assert "multiprocessing.forkserver" in " ".join(psutil.Process(pid).parent().cmdline())
         assert {"key": "p114/worker", "value": "forked"} in client.run(run_id)["tags"]
-        wait_for("the run's writer to wait in the warehouse pool", lambda: holds_the_pool(system, run_id), 240, 1)
         result = client.query("""mutation T($id: String!) { terminateRun(runId: $id) { __typename
                                    ... on TerminateRunFailure { message } ... on PythonError { message } } }""", id=run_id)  # fmt: skip
         assert result["terminateRun"]["__typename"] == "TerminateRunSuccess", result
         # within run monitoring's cancel timeout (60 s), which would mark it canceled with its process still waiting
-        ended = wait_for("the run to end", lambda: (r := client.run(run_id))["status"] in ("FAILURE", "CANCELED", "SUCCESS") and r, 30, 1)
-        assert ended["status"] == "CANCELED"
+        assert ended(system, run_id, 30)["status"] == "CANCELED"
         wait_for("the canceled run's place in the pool to be freed", lambda: not holds_the_pool(system, run_id), 120, 1)
         wait_for("the run's process to exit", lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 30, 1)
-    finally:
-        client.set_pool_limit("warehouse", 1)
-        client.start_sensor("p114_automation")
 
 
 def failures(system: System, run_id: str) -> list[str]:
