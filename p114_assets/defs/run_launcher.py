@@ -63,9 +63,9 @@ def warm_context() -> multiprocessing.context.BaseContext:
         return context
 
 
-def start_warm(target, args: list) -> multiprocessing.process.BaseProcess:
-    """`target(*args)` in a process forked from the forkserver, started."""
-    process = warm_context().Process(target=target, args=args)
+def start_warm(context: multiprocessing.context.BaseContext, target, args: list) -> multiprocessing.process.BaseProcess:
+    """`target(*args)` in a process forked from the forkserver of `context` (`warm_context()`), started."""
+    process = context.Process(target=target, args=args)
     process.start()
     # Runs outlive the daemon, as they outlive it under the code server: without this the
     # daemon's exit (multiprocessing's atexit) would wait for every run in progress to end.
@@ -114,7 +114,8 @@ class LocalRunLauncher(dg.DefaultRunLauncher):
         context_ = warm_context()
         events, termination = context_.Queue(), context_.Event()
         try:
-            process = start_warm(start_run_in_subprocess, [serialize_value(args), recon_job_from_origin(run.job_code_origin), events, termination])
+            process = start_warm(context_, start_run_in_subprocess,
+                                 [serialize_value(args), recon_job_from_origin(run.job_code_origin), events, termination])  # fmt: skip
         except Exception as error:
             raise DagsterLaunchFailedError("could not fork the run's process",
                                               serializable_error_info=serializable_error_info_from_exc_info(sys.exc_info())) from error  # fmt: skip

@@ -46,8 +46,8 @@ def test_a_process_that_started_warm_runs_outlives_it_at_once(tmp_path: Path):
     pid_file = tmp_path / "pid"
     code = textwrap.dedent(f"""
         import pathlib, time
-        from p114_assets.defs.run_launcher import start_warm
-        process = start_warm(time.sleep, [60])
+        from p114_assets.defs.run_launcher import start_warm, warm_context
+        process = start_warm(warm_context(), time.sleep, [60])
         pathlib.Path({str(pid_file)!r}).write_text(str(process.pid))
     """)
     started = time.monotonic()
