@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import threading
+import time
 
 import dagster as dg
 import pytest
@@ -13,6 +15,7 @@ from p114_assets.core.s0142.tables import RAW_TABLES
 from p114_assets.core.s0142.parser import parse_file
 from p114_assets.definitions import ASSET_CHECKS, ASSETS, defs
 from p114_assets.defs.partitions import backfill_policy, partition_key, settlement_date_partitions, settlement_run_partitions
+from p114_assets.defs.settlement import assets
 from p114_assets.defs.settlement.assets import RAW_SPECS, raw_tables, s0142_file
 from p114_assets.defs.settlement.resources import GeneratorSource
 from p114_assets_tests.conftest import local_resources
@@ -27,7 +30,8 @@ def env(tmp_path, small_market):
     paths = generate_files(dt.date(2024, 3, 30), dt.date(2024, 4, 1), ["II", "SF"], incoming, market=small_market)
     resources = local_resources(incoming, tmp_path / "p114.duckdb", landing=landing)
     with dg.instance_for_test() as instance:
-        yield {"resources": resources, "instance": instance, "paths": paths, "incoming": incoming, "landing": landing}
+        yield {"resources": resources, "instance": instance, "paths": paths, "incoming": incoming, "landing": landing,
+               "warehouse_path": tmp_path / "p114.duckdb"}
 
 
 def run(env, key=None, selection=None, tags=None, raise_on_error=True):
@@ -108,6 +112,38 @@ def test_a_bad_newer_file_leaves_the_earlier_rows(env):
         failure = failure.cause
     assert later.name in failure.message and "truncated" in failure.message
     assert partition_counts(env) == before
+
+
+def test_a_raw_run_parses_its_first_file_while_another_run_holds_the_warehouse(env, monkeypatch, small_market):
+    """The raw step claims the warehouse slot itself: its first file is parsed while the run before
+    it still writes (the slot held by another run here), and nothing is read or written before the
+    slot is its own; then it loads as usual and frees the slot."""
+    key = partition_key(dt.date(2024, 4, 1), "SF")
+    assert run(env, key=key, selection=[s0142_file.key]).success
+    instance, parsed = env["instance"], []
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots("warehouse", 1)
+    assert storage.claim_concurrency_slot("warehouse", "the-run-writing", "raw_tables").is_claimed
+    monkeypatch.setattr(assets, "parse_file", lambda path: parsed.append(path) or parse_file(path))
+    result: dict = {}
+    raw = threading.Thread(target=lambda: result.setdefault("run", run(env, key=key, selection=RAW_KEYS)), daemon=True)
+    raw.start()
+    deadline = time.monotonic() + 120
+
+    def waiting() -> list:
+        return [s for s in storage.get_concurrency_info("warehouse").pending_steps if s.run_id != "the-run-writing"]
+
+    while not (parsed and waiting()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert parsed, "the first file was not parsed while the slot was held"
+    [claim] = waiting()
+    assert claim.step_key == "raw_tables"
+    assert not env["warehouse_path"].exists()  # nothing read or written without the slot
+    storage.free_concurrency_slots_for_run("the-run-writing")
+    raw.join(timeout=180)
+    assert result["run"].success
+    assert partition_counts(env) == {(dt.date(2024, 4, 1), "SF"): small_market.units.height * 48}
+    assert not storage.get_concurrency_info("warehouse").claimed_slots and not waiting()
 
 
 def test_a_missing_file_names_what_was_looked_for(env):

@@ -5,6 +5,7 @@ import functools
 import hashlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +15,7 @@ from p114_assets.core import quality
 from p114_assets.core.prefetch import Prefetch
 from p114_assets.core.s0142.parser import S0142Error, S0142Header, check_header_matches, parse_file
 from p114_assets.core.s0142.tables import RAW_TABLES
+from p114_assets.defs.executor import StepSlot, claims_its_slot_in_step
 from p114_assets.defs.check_results import check_outputs, evaluations, report
 from p114_assets.defs.partitions import backfill_policy, date_mapping, partition_key, partitions_of, settlement_run_partitions
 from p114_assets.defs.settlement.checks import FILE_CHECK_SPECS, RAW_CHECK_SPECS, unreadable_outcomes
@@ -154,10 +156,11 @@ def _load_metadata(header: S0142Header, written: dict[str, int], name: str) -> d
             "flow_version": header.flow_version, "bytes": header.compressed_bytes}  # fmt: skip
 
 
-def _parse_and_check(landed: tuple[tuple[dt.date, str], Path | None], previous: dict[tuple[dt.date, str], dict[str, int] | None],
+def _parse_and_check(landed: tuple[tuple[dt.date, str], Path | None], previous: Future[dict[tuple[dt.date, str], dict[str, int] | None]],
                      min_row_ratio: float) -> tuple[checked_load.CheckedPartition | None, float]:  # fmt: skip
     """The parsed file of a partition (checked against it), its rows staged and checked (check
-    before swap), and the seconds the parse took."""
+    before swap), and the seconds the parse took. The parse needs no warehouse; the checks wait
+    for `previous` (the partitions' previous rows, read once the run holds the warehouse)."""
     (settlement_date, run_type), path = landed
     if path is None:
         return None, 0.0
@@ -166,7 +169,7 @@ def _parse_and_check(landed: tuple[tuple[dt.date, str], Path | None], previous: 
     check_header_matches(parsed.header, settlement_date, run_type)
     seconds = time.perf_counter() - started
     checked = checked_load.check_partition(parsed.tables, parsed.header, settlement_date, run_type,
-                                           previous.get((settlement_date, run_type)), min_row_ratio, release=True)  # fmt: skip
+                                           previous.result().get((settlement_date, run_type)), min_row_ratio, release=True)  # fmt: skip
     return checked, seconds
 
 
@@ -195,36 +198,47 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     parse_seconds = write_seconds = check_seconds = 0.0
     ratio = config.min_row_ratio()
     landed = [(partition, landing.latest(*partition)) for partition in partitions_of(context)]
-    previous = checked_load.previous_rows_of(warehouse, [partition for partition, path in landed if path is not None])
+    # The step claims its warehouse slot itself (claims_its_slot_in_step) and frees it once written:
+    # its first file parses while the run before it still writes, and the next run writes while
+    # this one records its events. The previous rows are read once the slot is held.
+    previous: Future[dict[tuple[dt.date, str], dict[str, int] | None]] = Future()
     # one partition ahead: the next file is parsed and checked on a thread while this one is written
     parses = Prefetch(landed, functools.partial(_parse_and_check, previous=previous, min_row_ratio=ratio))
-    for ((settlement_date, run_type), path), parsing in parses:
-        key = str(partition_key(settlement_date, run_type))
-        if path is None:
-            errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
-            continue
-        try:
-            checked, seconds = parsing.result()
-            parse_seconds += seconds
-        except S0142Error as exc:
-            errors[key] = str(exc)
-            continue
-        # The next file parses and is checked on the second core while this one is written, from
-        # the moment the write's memory peak (its largest table) is behind: parse and peak together
-        # topped 1 GB. The rows are handed over, so each table's memory goes once written.
-        header = checked.header
-        done = checked_load.write_checked(warehouse, checked, after_peak=parses.start_next, release=True)
-        del checked
-        write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
-        outcomes[key], written = done.outcomes, done.rows
-        if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
-            failed = sorted(f"{t}:{o.check}" for t, found in done.outcomes.items() for o in found if not o.passed and o.severity == "ERROR")
-            errors[key] = (f"failed blocking check(s) {', '.join(failed)}; the partition keeps its previous rows, "
-                           f"the file's rows are in the *_quarantine tables (partition_status says why)")  # fmt: skip
-        else:
-            loaded[key] = (header, written)
-        context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items())
-                         + ("" if done.loaded else " (quarantined)"))  # fmt: skip
+    with StepSlot(context, WAREHOUSE_POOL) as slot:
+        for ((settlement_date, run_type), path), parsing in parses:
+            if not slot.held:
+                try:
+                    slot.wait()
+                    previous.set_result(checked_load.previous_rows_of(warehouse, [p for p, found in landed if found is not None]))
+                except BaseException as exc:  # the first file's checks wait for it: they end too
+                    previous.set_exception(exc)
+                    raise
+            key = str(partition_key(settlement_date, run_type))
+            if path is None:
+                errors[key] = f"no file in the landing zone {landing.path}; materialize s0142_file"
+                continue
+            try:
+                checked, seconds = parsing.result()
+                parse_seconds += seconds
+            except S0142Error as exc:
+                errors[key] = str(exc)
+                continue
+            # The next file parses and is checked on the second core while this one is written, from
+            # the moment the write's memory peak (its largest table) is behind: parse and peak together
+            # topped 1 GB. The rows are handed over, so each table's memory goes once written.
+            header = checked.header
+            done = checked_load.write_checked(warehouse, checked, after_peak=parses.start_next, release=True)
+            del checked
+            write_seconds, check_seconds = write_seconds + done.write_seconds, check_seconds + done.check_seconds
+            outcomes[key], written = done.outcomes, done.rows
+            if not done.loaded:  # the previous rows stay; the rejected ones wait in quarantine
+                failed = sorted(f"{t}:{o.check}" for t, found in done.outcomes.items() for o in found if not o.passed and o.severity == "ERROR")
+                errors[key] = (f"failed blocking check(s) {', '.join(failed)}; the partition keeps its previous rows, "
+                               f"the file's rows are in the *_quarantine tables (partition_status says why)")  # fmt: skip
+            else:
+                loaded[key] = (header, written)
+            context.log.info(f"{key}: {path.name} -> " + ", ".join(f"{n} {c:,}" for n, c in written.items())
+                             + ("" if done.loaded else " (quarantined)"))  # fmt: skip
 
     by_table = {name: {key: found[name] for key, found in outcomes.items()} for name in RAW_TABLES}
     if errors:
@@ -255,6 +269,9 @@ def raw_tables(context: dg.AssetExecutionContext, warehouse: Warehouse, landing:
     for name, found in by_table.items():
         yield from evaluations(context, name, found)
     yield from check_outputs(context)
+
+
+claims_its_slot_in_step(raw_tables.op.name)
 
 
 @derived_asset(SETTLEMENT_CANONICAL, [dg.AssetDep("bm_unit_period", partition_mapping=date_mapping())], "settlement")
