@@ -177,6 +177,11 @@ def ui_path(folder: Path, tmp: Path, keys: list[tuple[dt.date, str]], env: dict,
         runs = [r for r in runs if r["creationTime"] >= launched - 1]  # this backfill's, and what automation launched meanwhile
         for run in runs:
             run["pid"] = run_pid(client, run["runId"])
+        # Runs outlive the daemon (forked warm): automation's runs still going are let end, outside
+        # the timing, so no writer is left for the warehouse's sizes nor the next measurement.
+        if automation:
+            client.stop_sensor("p114_automation")
+        client.wait_idle(timeout=900)
     for run in runs:
         run["process"] = None
         run["ours"] = {"key": "dagster/backfill", "value": backfill_id} in run["tags"]

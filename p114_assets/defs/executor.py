@@ -40,6 +40,7 @@ MAX_NAP_SECONDS = 0.5
 # How often a step waiting in its own claim asks again: Dagster's back-off (1 s, x1.1 each time)
 # asks every ~2 s after 10 s of waiting, so the slot sat free for ~1 s on average at each handover.
 STEP_CLAIM_POLL_SECONDS = 0.25
+HOLDERS_LOOK_SECONDS = 5.0  # how often a waiting step looks again at which run holds the slot
 
 # Step keys whose pool slot the step claims itself (StepSlot): the executor does not wait for it.
 _CLAIMED_IN_STEP: set[str] = set()
@@ -80,11 +81,12 @@ TOOK_SLOT, FREED_SLOT = "took the slot", "freed the slot"
 
 
 class StepSlot:
-    """A pool slot claimed by the step itself (`claims_its_slot_in_step`), the way the executor
-    claims one: Dagster's claim queue and priority, the same back-off, visible in the UI's pool
-    page as the step's pending claim. `wait()` returns once it is held, logging which run holds it
-    meanwhile and when it took it; leaving the block frees it (logged too), or withdraws the claim if it never came. A run killed
-    meanwhile is healed like any other (run_health frees a dead run's slots)."""
+    """A pool slot claimed by the step itself (`claims_its_slot_in_step`) through Dagster's claim
+    queue and the run's priority, as the executor claims one, shown on the UI's pool page as the
+    step's pending claim, but asked for every `STEP_CLAIM_POLL_SECONDS`. `wait()` returns once it
+    is held, logging which run holds it meanwhile and when it took it. Leaving the block frees it
+    (logged too), or withdraws the claim if it never came. A run killed meanwhile is healed like
+    any other (run_health frees a dead run's slots)."""
 
     def __init__(self, context: dg.AssetExecutionContext, pool: str):
         step = context.get_step_execution_context().step
@@ -102,12 +104,14 @@ class StepSlot:
 
     def wait(self) -> None:
         """Return once the slot is held (at once if it already is)."""
-        said, waited_from = None, time.monotonic()
+        said, waited_from, next_look = None, time.monotonic(), 0.0
         while not self.held and not self._claims.claim(self._pool, self._step_key, self._priority):
-            holders = pool_holders(self._context.instance, self._pool, exclude=self._run_id) or []
-            if holders and (text := ", ".join(h.describe() for h in holders)) != said:
-                self._context.log.info(f"waiting for the {self._pool} pool slot held by {text}")
-                said = text
+            if time.monotonic() >= next_look:  # who holds it, asked now and then: a few queries each time
+                next_look = time.monotonic() + HOLDERS_LOOK_SECONDS
+                holders = pool_holders(self._context.instance, self._pool, exclude=self._run_id) or []
+                if holders and (text := ", ".join(h.describe() for h in holders)) != said:
+                    self._context.log.info(f"waiting for the {self._pool} pool slot held by {text}")
+                    said = text
             time.sleep(max(self._claims.interval_to_next_pending_claim_check(), 0.05))
         if not self.held:
             self.held, self._since = True, time.monotonic()
